@@ -1,0 +1,100 @@
+// A custom resource kind as Keyward defines it: names, scope, schema and printer columns. Everything the operator and
+// the CRD generator need to know about a kind is here, so neither repeats it.
+import Type from 'typebox';
+import type { Static, TObject } from 'typebox';
+
+export const GROUP = 'keyward.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+/** kubectl get keyward lists every Keyward object. */
+export const CATEGORY = 'keyward';
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date';
+  description: string;
+  jsonPath: string;
+  priority?: number;
+}
+
+export interface ResourceDefinition<Spec extends TObject, Status extends TObject> {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: readonly string[];
+  scope: 'Namespaced' | 'Cluster';
+  description: string;
+  spec: Spec;
+  /** Absent for kinds whose state lives entirely in their spec (no status subresource). */
+  status?: Status;
+  printerColumns: readonly PrinterColumn[];
+}
+
+export interface Resource<Spec extends TObject, Status extends TObject> extends ResourceDefinition<
+  Spec,
+  Status
+> {
+  group: typeof GROUP;
+  version: typeof VERSION;
+  apiVersion: typeof API_VERSION;
+}
+
+export function defineResource<Spec extends TObject, Status extends TObject>(
+  definition: ResourceDefinition<Spec, Status>,
+): Resource<Spec, Status> {
+  return { ...definition, group: GROUP, version: VERSION, apiVersion: API_VERSION };
+}
+
+/** The object metadata fields Keyward reads; the API server owns the rest. */
+export interface ObjectMeta {
+  name?: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: {
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }[];
+}
+
+/** The static type of a whole object of a kind. */
+export interface CustomObject<Spec, Status> {
+  apiVersion: typeof API_VERSION;
+  kind: string;
+  metadata: ObjectMeta;
+  spec: Spec;
+  status?: Status;
+}
+
+export type ObjectOf<R> =
+  R extends Resource<infer Spec, infer Status> ? CustomObject<Static<Spec>, Static<Status>> : never;
+
+/** The schema of a whole object: what the API server stores and what validate() checks. */
+export function objectSchema<Spec extends TObject, Status extends TObject>(resource: Resource<Spec, Status>) {
+  return Type.Object(
+    {
+      apiVersion: Type.String({
+        description:
+          'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values.',
+      }),
+      kind: Type.String({
+        description:
+          'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. In CamelCase.',
+      }),
+      metadata: Type.Object({}, { description: 'Standard object metadata.' }),
+      spec: resource.spec,
+      ...(resource.status ? { status: Type.Optional(resource.status) } : {}),
+    },
+    { description: resource.description },
+  );
+}

@@ -1,0 +1,281 @@
+import Type from 'typebox';
+import type { Static } from 'typebox';
+import {
+  Conditions,
+  LabelSelector,
+  SecretKeySelector,
+  StringEnum,
+  Timestamp,
+  Duration,
+  docOptions,
+} from '../schema.ts';
+import { ALGORITHMS } from '../algorithms.ts';
+import { defineResource } from '../resource.ts';
+
+export const PKCS11_VENDORS = ['softhsm2', 'luna', 'nshield', 'yubihsm2', 'cloudhsm', 'generic'] as const;
+export const GCP_PROTECTION_LEVELS = ['HSM', 'SOFTWARE', 'EXTERNAL'] as const;
+export const BACKEND_KINDS = ['pkcs11', 'awsCloudHSM', 'azureKeyVault', 'gcpKMS'] as const;
+
+const ModulePath = Type.String({
+  description: 'Absolute path of the PKCS#11 module (shared library) inside the operator container.',
+  minLength: 2,
+  maxLength: 4096,
+  pattern: '^/',
+});
+
+const TokenSelector = Type.Object(
+  {
+    label: Type.Optional(
+      Type.String({ description: 'Token label (CKA_LABEL of the token).', minLength: 1, maxLength: 32 }),
+    ),
+    serial: Type.Optional(Type.String({ description: 'Token serial number.', minLength: 1, maxLength: 16 })),
+    slotId: Type.Optional(
+      Type.Integer({
+        description:
+          'Slot id. Prefer label or serial: some modules (SoftHSM2 among them) renumber slots when tokens change.',
+        minimum: 0,
+      }),
+    ),
+  },
+  docOptions({
+    description: 'Which token to use: exactly one of label, serial or slotId.',
+    rules: [
+      {
+        rule: '[has(self.label), has(self.serial), has(self.slotId)].filter(x, x).size() == 1',
+        message: 'token must name exactly one of label, serial or slotId',
+      },
+    ],
+  }),
+);
+
+export const Pkcs11Backend = Type.Object(
+  {
+    modulePath: ModulePath,
+    vendor: StringEnum(PKCS11_VENDORS, {
+      description:
+        'HSM vendor, which selects known quirks (mechanisms to avoid, PIN format). Use generic for any other module.',
+      default: 'generic',
+    }),
+    token: TokenSelector,
+    pinSecretRef: SecretKeySelector(
+      'Secret holding the user PIN of the token. The PIN is never logged or copied.',
+    ),
+    maxSessions: Type.Integer({
+      description: 'Largest number of concurrent PKCS#11 sessions the operator opens on the token.',
+      minimum: 1,
+      maximum: 64,
+      default: 4,
+    }),
+  },
+  {
+    description:
+      'A PKCS#11 token: a network or PCIe HSM partition, a YubiHSM 2, or SoftHSM2 for development.',
+  },
+);
+
+const AwsCloudHsmBackend = Type.Object(
+  {
+    region: Type.String({
+      description: 'AWS region of the cluster, e.g. eu-west-1.',
+      minLength: 1,
+      maxLength: 32,
+      pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$',
+    }),
+    clusterId: Type.String({
+      description: 'Id of the CloudHSM cluster, e.g. cluster-abc123.',
+      pattern: '^cluster-[2-7a-zA-Z]{11,16}$|^cluster-[a-z0-9]+$',
+      maxLength: 64,
+    }),
+    endpoint: Type.Optional(
+      Type.String({
+        description: 'Override of the CloudHSM v2 API endpoint (a VPC endpoint, or a local test peer).',
+        maxLength: 2048,
+        pattern: '^https?://',
+      }),
+    ),
+    credentialsSecretRef: Type.Optional(
+      SecretKeySelector(
+        'Secret with AWS credentials (an AWS shared credentials file). Without it the default chain is used (IRSA, Pod Identity).',
+      ),
+    ),
+    pkcs11: Type.Object(
+      {
+        modulePath: ModulePath,
+        pinSecretRef: SecretKeySelector(
+          'Secret holding the crypto user login, in the form CU_NAME:password.',
+        ),
+        maxSessions: Type.Integer({
+          description: 'Largest number of concurrent PKCS#11 sessions.',
+          minimum: 1,
+          maximum: 64,
+          default: 4,
+        }),
+      },
+      { description: 'The CloudHSM PKCS#11 library through which keys are made and used.' },
+    ),
+  },
+  {
+    description:
+      'An AWS CloudHSM cluster: cluster state through the CloudHSM v2 API, keys through its PKCS#11 library.',
+  },
+);
+
+const AzureKeyVaultBackend = Type.Object(
+  {
+    vaultUrl: Type.String({
+      description: 'URL of the Key Vault or Managed HSM, e.g. https://example.vault.azure.net.',
+      minLength: 8,
+      maxLength: 2048,
+      pattern: '^https://',
+    }),
+    credentialsSecretRef: Type.Optional(
+      SecretKeySelector(
+        'Secret with a service principal (JSON with tenantId, clientId, clientSecret). Without it workload identity is used.',
+      ),
+    ),
+  },
+  { description: 'An Azure Key Vault (Premium for HSM-backed keys) or an Azure Managed HSM.' },
+);
+
+const GcpKmsBackend = Type.Object(
+  {
+    project: Type.String({ description: 'Google Cloud project id.', minLength: 6, maxLength: 30 }),
+    location: Type.String({
+      description: 'Cloud KMS location, e.g. europe-west1.',
+      minLength: 1,
+      maxLength: 64,
+    }),
+    keyRing: Type.String({
+      description: 'Key ring that the keys live in; created when missing.',
+      minLength: 1,
+      maxLength: 63,
+      pattern: '^[a-zA-Z0-9_-]+$',
+    }),
+    protectionLevel: StringEnum(GCP_PROTECTION_LEVELS, {
+      description: 'HSM for Cloud HSM, SOFTWARE for software keys, EXTERNAL for Cloud EKM.',
+      default: 'HSM',
+    }),
+    endpoint: Type.Optional(
+      Type.String({
+        description:
+          'Override of the Cloud KMS API endpoint (host:port), e.g. a private endpoint or a local test peer.',
+        maxLength: 2048,
+      }),
+    ),
+    credentialsSecretRef: Type.Optional(
+      SecretKeySelector('Secret with a service account key (JSON). Without it workload identity is used.'),
+    ),
+  },
+  { description: 'A Google Cloud KMS key ring, with Cloud HSM or software protection.' },
+);
+
+export const KeyBackendSpec = Type.Object(
+  {
+    fipsLevel: Type.Integer({
+      description:
+        'FIPS 140 security level (1-4) this backend is validated to, as declared by the platform admin. ManagedKeys can demand a minimum.',
+      minimum: 1,
+      maximum: 4,
+    }),
+    namespaceSelector: Type.Optional({
+      ...LabelSelector,
+      description: 'Namespaces whose ManagedKeys may use this backend. Empty or absent: every namespace.',
+    }),
+    pkcs11: Type.Optional(Pkcs11Backend),
+    awsCloudHSM: Type.Optional(AwsCloudHsmBackend),
+    azureKeyVault: Type.Optional(AzureKeyVaultBackend),
+    gcpKMS: Type.Optional(GcpKmsBackend),
+    healthCheckInterval: Duration({
+      description: 'How often the operator checks that the backend is reachable.',
+      min: '10s',
+      minMessage: 'healthCheckInterval must be at least 10s',
+      default: '5m',
+    }),
+  },
+  docOptions({
+    description: 'Desired state of the KeyBackend.',
+    rules: [
+      {
+        rule: '[has(self.pkcs11), has(self.awsCloudHSM), has(self.azureKeyVault), has(self.gcpKMS)].filter(x, x).size() == 1',
+        message: 'exactly one backend must be set: pkcs11, awsCloudHSM, azureKeyVault or gcpKMS',
+      },
+    ],
+  }),
+);
+
+export const KeyBackendStatus = Type.Object(
+  {
+    observedGeneration: Type.Optional(
+      Type.Integer({ description: 'The .metadata.generation last reconciled.', minimum: 0 }),
+    ),
+    conditions: Type.Optional(Conditions()),
+    info: Type.Optional(
+      Type.Object(
+        {
+          tokenLabel: Type.Optional(Type.String({ description: 'Label of the token or partition.' })),
+          manufacturer: Type.Optional(Type.String({ description: 'Manufacturer reported by the backend.' })),
+          model: Type.Optional(Type.String({ description: 'Model reported by the backend.' })),
+          serial: Type.Optional(Type.String({ description: 'Serial number of the token or HSM.' })),
+          firmwareVersion: Type.Optional(Type.String({ description: 'Firmware version, where reported.' })),
+          state: Type.Optional(Type.String({ description: 'Cluster or vault state (cloud backends).' })),
+          hsmCount: Type.Optional(
+            Type.Integer({ description: 'Number of HSMs in the cluster (AWS CloudHSM).' }),
+          ),
+        },
+        { description: 'What the backend reports about itself.' },
+      ),
+    ),
+    capabilities: Type.Optional(
+      Type.Object(
+        {
+          algorithms: Type.Array(StringEnum(ALGORITHMS, { description: 'An algorithm.' }), {
+            description: 'Algorithms keys can be generated with.',
+          }),
+          nativeRotation: Type.Boolean({
+            description: 'Whether the backend rotates keys on its own schedule.',
+          }),
+          versions: Type.Boolean({ description: 'Whether the backend keeps versions of one key natively.' }),
+          minDestroyDelay: Type.String({
+            description:
+              'Shortest delay the backend imposes between scheduling and performing a destruction.',
+          }),
+        },
+        { description: 'What the backend can do.' },
+      ),
+    ),
+    lastCheckedTime: Type.Optional(Timestamp('Last time the backend was reached.')),
+  },
+  { description: 'Observed state of the KeyBackend.' },
+);
+
+export const KeyBackend = defineResource({
+  kind: 'KeyBackend',
+  plural: 'keybackends',
+  singular: 'keybackend',
+  shortNames: ['kb'],
+  scope: 'Cluster',
+  description:
+    'A KeyBackend is one HSM token or partition, cloud HSM cluster, key vault or key ring that ManagedKeys live in. Platform admins own KeyBackends; application teams reference them.',
+  spec: KeyBackendSpec,
+  status: KeyBackendStatus,
+  printerColumns: [
+    { name: 'FIPS', type: 'integer', description: 'Declared FIPS 140 level.', jsonPath: '.spec.fipsLevel' },
+    {
+      name: 'Ready',
+      type: 'string',
+      description: 'Whether the backend is reachable.',
+      jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+    },
+    {
+      name: 'Reason',
+      type: 'string',
+      description: 'Why it is or is not ready.',
+      jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+    },
+    { name: 'Age', type: 'date', description: 'Age.', jsonPath: '.metadata.creationTimestamp' },
+  ],
+});
+
+export type KeyBackendSpec = Static<typeof KeyBackendSpec>;
+export type KeyBackendStatus = Static<typeof KeyBackendStatus>;
+export type Pkcs11Backend = Static<typeof Pkcs11Backend>;

@@ -1,0 +1,311 @@
+import Type from 'typebox';
+import type { Static } from 'typebox';
+import {
+  Conditions,
+  Duration,
+  LocalObjectReference,
+  ObjectName,
+  Participant,
+  StringEnum,
+  Timestamp,
+  celRules,
+  distinctNames,
+  docOptions,
+  immutable,
+} from '../schema.ts';
+import type { CelRule } from '../schema.ts';
+import { ALGORITHMS, USAGES, usageRules } from '../algorithms.ts';
+import { defineResource } from '../resource.ts';
+import type { ObjectOf } from '../resource.ts';
+
+export const DELETION_POLICIES = ['Retain', 'Disable', 'Destroy'] as const;
+export const KEY_PHASES = [
+  'Pending',
+  'Generating',
+  'Active',
+  'Rotating',
+  'Disabled',
+  'PendingDestruction',
+  'Destroyed',
+  'Failed',
+] as const;
+export const VERSION_STATES = ['Active', 'Archived', 'Disabled', 'PendingDestruction', 'Destroyed'] as const;
+
+export const MAX_RETAIN_VERSIONS = 100;
+
+const MaintenanceWindow = Type.Object(
+  {
+    cron: Type.String({
+      description:
+        'Start of the window as a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 2 * * 1-5".',
+      maxLength: 128,
+      pattern: '^\\s*\\S+(\\s+\\S+){4}\\s*$',
+    }),
+    duration: Duration({
+      description: 'How long the window stays open after each start.',
+      min: '1m',
+      minMessage: 'a window must stay open at least 1m',
+      max: '168h',
+      maxMessage: 'a window may stay open at most 168h (one week)',
+    }),
+    timeZone: Type.String({
+      description: 'IANA time zone the cron expression is read in, e.g. Europe/Berlin. Default: UTC.',
+      maxLength: 64,
+      default: 'UTC',
+    }),
+  },
+  { description: 'A recurring time window in which scheduled rotations may start.' },
+);
+
+const Rotation = Type.Object(
+  {
+    period: Duration({
+      description:
+        'Cryptoperiod: the key rotates this long after its current version was created, e.g. 2160h (90 days).',
+      min: '1h',
+      minMessage: 'rotation.period must be at least 1h',
+    }),
+    windows: Type.Optional(
+      Type.Array(MaintenanceWindow, {
+        description:
+          'Maintenance windows. When set, a due rotation waits for the next window to open; empty or absent: any time.',
+        maxItems: 16,
+      }),
+    ),
+    trigger: Type.Optional(
+      Type.String({
+        description:
+          'Any new value rotates the key exactly once. Commit a new value (e.g. "2026-11") to rotate from Git.',
+        maxLength: 253,
+      }),
+    ),
+    retainVersions: Type.Integer({
+      description: 'How many archived versions stay usable for verify and decrypt after a rotation.',
+      minimum: 0,
+      maximum: MAX_RETAIN_VERSIONS,
+      default: 2,
+    }),
+    destroyArchivedAfter: Type.Optional(
+      Duration({
+        description:
+          'Destroy an archived version this long after it was archived (never earlier than destroyAfter). Absent: archived versions beyond retainVersions are disabled, not destroyed.',
+        min: '24h',
+        minMessage: 'rotation.destroyArchivedAfter must be at least 24h',
+      }),
+    ),
+  },
+  { description: 'When and how the key rotates. Absent: the key never rotates on its own.' },
+);
+
+const Protection = Type.Object(
+  {
+    minFipsLevel: Type.Optional(
+      Type.Integer({
+        description:
+          'Lowest FIPS 140 level the backend must be validated to. A backend below it is refused and nothing is generated.',
+        minimum: 1,
+        maximum: 4,
+      }),
+    ),
+    exportable: Type.Boolean({
+      description:
+        'Whether the private or secret key may ever leave the backend (wrapped). Never true for signing keys. Immutable.',
+      default: false,
+      ...celRules(immutable('protection.exportable')),
+    }),
+  },
+  { description: 'How the key is protected.', default: {} },
+);
+
+const Distribution = Type.Object(
+  {
+    publicKey: Type.Optional(
+      Type.Object(
+        {
+          configMapName: ObjectName(
+            'ConfigMap in the same namespace that receives the usable public keys (current and archived) as PEM and JWKS.',
+          ),
+        },
+        { description: 'Where the public keys are published.' },
+      ),
+    ),
+  },
+  { description: 'How the public parts of the key are distributed.' },
+);
+
+const Recovery = Type.Object(
+  {
+    threshold: Type.Integer({
+      description: 'How many custodians (M of N) must take part to recover the key.',
+      minimum: 1,
+    }),
+    custodians: Type.Array(Participant, {
+      description: 'The custodians (N). Each receives one share, encrypted to their own public key.',
+      minItems: 1,
+      maxItems: 16,
+      ...celRules(distinctNames('custodian')),
+    }),
+  },
+  docOptions({
+    description:
+      'M-of-N recovery of a wrapped backup of the key (encrypt and wrap keys only; signing keys are never escrowed).',
+    rules: [
+      {
+        rule: 'self.threshold <= size(self.custodians)',
+        message: 'recovery.threshold cannot be larger than the number of custodians',
+      },
+    ],
+  }),
+);
+
+const specRules: CelRule[] = [
+  ...usageRules(),
+  {
+    rule: "!self.protection.exportable || !self.usages.exists(u, u == 'sign')",
+    message:
+      'a signing key cannot be exportable: remove the sign usage or set protection.exportable to false',
+  },
+  {
+    rule: "!has(self.recovery) || (self.usages.exists(u, u in ['encrypt', 'wrap']) && !self.usages.exists(u, u == 'sign'))",
+    message:
+      'recovery is only for encryption and wrapping keys: a key with recovery needs the encrypt or wrap usage and must not sign',
+  },
+];
+
+export const ManagedKeySpec = Type.Object(
+  {
+    backendRef: LocalObjectReference('The KeyBackend (cluster-scoped) the key lives in. Immutable.'),
+    algorithm: StringEnum(ALGORITHMS, {
+      description: 'Key algorithm. Immutable: create a new ManagedKey to change it.',
+      rules: [immutable('algorithm')],
+    }),
+    usages: Type.Array(StringEnum(USAGES, { description: 'A usage.' }), {
+      description: 'What the key may be used for: sign, verify, encrypt, decrypt, wrap, unwrap. Immutable.',
+      minItems: 1,
+      maxItems: USAGES.length,
+      'x-kubernetes-list-type': 'set',
+      ...celRules(immutable('usages')),
+    }),
+    protection: Protection,
+    rotation: Type.Optional(Rotation),
+    distribution: Type.Optional(Distribution),
+    recovery: Type.Optional(Recovery),
+    deletionPolicy: StringEnum(DELETION_POLICIES, {
+      description:
+        'What happens to the key in the backend when the ManagedKey is deleted: Retain leaves it, Disable clears its use flags, Destroy destroys it after destroyAfter.',
+      default: 'Retain',
+    }),
+    destroyAfter: Duration({
+      description: 'How long a key waits in PendingDestruction before Destroy really destroys it.',
+      min: '24h',
+      minMessage: 'destroyAfter must be at least 24h',
+      default: '720h',
+    }),
+  },
+  docOptions({
+    description: 'Desired state of the ManagedKey.',
+    rules: [
+      ...specRules,
+      { rule: 'self.backendRef == oldSelf.backendRef', message: 'backendRef is immutable once set' },
+    ],
+  }),
+);
+
+const KeyVersion = Type.Object(
+  {
+    version: Type.Integer({ description: 'Version number, starting at 1.', minimum: 1 }),
+    state: StringEnum(VERSION_STATES, { description: 'State of this version.' }),
+    keyRef: Type.String({
+      description:
+        'Reference to the key in the backend: an RFC 7512 pkcs11: URI (never with a PIN) or a cloud resource name.',
+    }),
+    fingerprint: Type.Optional(
+      Type.String({
+        description: 'SHA-256 of the SubjectPublicKeyInfo, as SHA256:<base64>. Absent for symmetric keys.',
+      }),
+    ),
+    createdTime: Timestamp('When this version was generated.'),
+    archivedTime: Type.Optional(Timestamp('When this version stopped being current.')),
+    destroyTime: Type.Optional(Timestamp('When this version is (or was) destroyed.')),
+  },
+  { description: 'One version of the key.' },
+);
+
+export const ManagedKeyStatus = Type.Object(
+  {
+    observedGeneration: Type.Optional(
+      Type.Integer({ description: 'The .metadata.generation last reconciled.', minimum: 0 }),
+    ),
+    phase: Type.Optional(StringEnum(KEY_PHASES, { description: 'Where the key is in its lifecycle.' })),
+    conditions: Type.Optional(Conditions()),
+    currentVersion: Type.Optional(
+      Type.Integer({ description: 'The version in use for new operations.', minimum: 1 }),
+    ),
+    keyRef: Type.Optional(Type.String({ description: 'Reference to the current version in the backend.' })),
+    publicKeyFingerprint: Type.Optional(
+      Type.String({ description: 'SHA-256 of the current SubjectPublicKeyInfo, as SHA256:<base64>.' }),
+    ),
+    effectiveFipsLevel: Type.Optional(
+      Type.Integer({
+        description: 'FIPS 140 level of the backend the key lives in.',
+        minimum: 1,
+        maximum: 4,
+      }),
+    ),
+    versions: Type.Optional(
+      Type.Array(KeyVersion, {
+        description: 'Every version still known to the backend, newest first.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['version'],
+      }),
+    ),
+    lastRotationTime: Type.Optional(Timestamp('When the key last rotated.')),
+    nextRotationTime: Type.Optional(
+      Timestamp('When the key rotates next (the start of a window, where windows are set).'),
+    ),
+    lastRotationTrigger: Type.Optional(
+      Type.String({ description: 'The spec.rotation.trigger value last acted upon.', maxLength: 253 }),
+    ),
+    failedRotationAttempts: Type.Optional(
+      Type.Integer({ description: 'Rotation failures since the last success.', minimum: 0 }),
+    ),
+    destroyTime: Type.Optional(Timestamp('When a pending destruction will happen.')),
+  },
+  { description: 'Observed state of the ManagedKey.' },
+);
+
+export const ManagedKey = defineResource({
+  kind: 'ManagedKey',
+  plural: 'managedkeys',
+  singular: 'managedkey',
+  shortNames: ['mk'],
+  scope: 'Namespaced',
+  description:
+    'A ManagedKey is one logical cryptographic key and all its versions, kept in a KeyBackend through its whole lifecycle: generation, distribution, use, rotation, archival and destruction.',
+  spec: ManagedKeySpec,
+  status: ManagedKeyStatus,
+  printerColumns: [
+    { name: 'Backend', type: 'string', description: 'KeyBackend.', jsonPath: '.spec.backendRef.name' },
+    { name: 'Algorithm', type: 'string', description: 'Key algorithm.', jsonPath: '.spec.algorithm' },
+    { name: 'Version', type: 'integer', description: 'Current version.', jsonPath: '.status.currentVersion' },
+    { name: 'Phase', type: 'string', description: 'Lifecycle phase.', jsonPath: '.status.phase' },
+    {
+      name: 'Ready',
+      type: 'string',
+      description: 'Whether the key is ready for use.',
+      jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+    },
+    {
+      name: 'Next Rotation',
+      type: 'date',
+      description: 'Next rotation.',
+      jsonPath: '.status.nextRotationTime',
+    },
+    { name: 'Age', type: 'date', description: 'Age.', jsonPath: '.metadata.creationTimestamp' },
+  ],
+});
+
+export type ManagedKeySpec = Static<typeof ManagedKeySpec>;
+export type ManagedKeyStatus = Static<typeof ManagedKeyStatus>;
+export type ManagedKeyObject = ObjectOf<typeof ManagedKey>;
+export type KeyVersion = Static<typeof KeyVersion>;

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what it needs, checks types, lint and generated files, then
+# runs the unit tests and the integration tests against a real kube-apiserver + etcd and a real SoftHSM2 token.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+# The suite runs its own control plane, apart from one a developer may have running, and stops it at the end.
+export KEYWARD_TESTENV_DIR="${KEYWARD_TESTENV_DIR:-$PWD/.testenv/test-suite}"
+trap 'npm run -s testenv:down >/dev/null 2>&1 || true' EXIT
+
+echo "== static checks" >&2
+npm run -s typecheck
+npm run -s lint
+
+echo "== building and starting the local control plane" >&2
+npm run -s testenv:up >&2
+
+echo "== tests" >&2
+# One runner for every file, one file at a time: integration tests share the control plane (some restart it).
+npm exec -- node --test --test-concurrency=1 --test-reporter=spec \
+  'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'

@@ -1,7 +1,7 @@
 // Builds apiextensions.k8s.io/v1 CustomResourceDefinitions from the resource definitions.
 import type { TObject } from 'typebox';
 import { CATEGORY, objectSchema } from './resource.ts';
-import type { Resource } from './resource.ts';
+import type { AnyResource } from './resource.ts';
 
 export interface CustomResourceDefinition {
   apiVersion: 'apiextensions.k8s.io/v1';
@@ -39,9 +39,7 @@ function plainSchema(schema: TObject): JsonSchema {
   return json;
 }
 
-export function customResourceDefinition<Spec extends TObject, Status extends TObject>(
-  resource: Resource<Spec, Status>,
-): CustomResourceDefinition {
+export function customResourceDefinition(resource: AnyResource): CustomResourceDefinition {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

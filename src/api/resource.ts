@@ -39,6 +39,9 @@ export interface Resource<Spec extends TObject, Status extends TObject> extends 
   apiVersion: typeof API_VERSION;
 }
 
+/** Any Keyward kind, for code that handles every kind alike (CRD generation, validation). */
+export type AnyResource = Resource<TObject, TObject>;
+
 export function defineResource<Spec extends TObject, Status extends TObject>(
   definition: ResourceDefinition<Spec, Status>,
 ): Resource<Spec, Status> {
@@ -80,7 +83,7 @@ export type ObjectOf<R> =
   R extends Resource<infer Spec, infer Status> ? CustomObject<Static<Spec>, Static<Status>> : never;
 
 /** The schema of a whole object: what the API server stores and what validate() checks. */
-export function objectSchema<Spec extends TObject, Status extends TObject>(resource: Resource<Spec, Status>) {
+export function objectSchema(resource: AnyResource) {
   return Type.Object(
     {
       apiVersion: Type.String({

@@ -11,6 +11,7 @@ import {
 } from '../schema.ts';
 import { ALGORITHMS } from '../algorithms.ts';
 import { defineResource } from '../resource.ts';
+import type { ObjectOf } from '../resource.ts';
 
 export const PKCS11_VENDORS = ['softhsm2', 'luna', 'nshield', 'yubihsm2', 'cloudhsm', 'generic'] as const;
 export const GCP_PROTECTION_LEVELS = ['HSM', 'SOFTWARE', 'EXTERNAL'] as const;
@@ -279,3 +280,4 @@ export const KeyBackend = defineResource({
 export type KeyBackendSpec = Static<typeof KeyBackendSpec>;
 export type KeyBackendStatus = Static<typeof KeyBackendStatus>;
 export type Pkcs11Backend = Static<typeof Pkcs11Backend>;
+export type KeyBackendObject = ObjectOf<typeof KeyBackend>;

@@ -3,183 +3,194 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { KubernetesObject } from '@kubernetes/client-node';
-import { REPO_ROOT, apiErrorMessage, apply, installCrds, loadManifests, testCluster } from '../../support/kube.ts';
+import { apply, installCrds, loadManifests } from '../../../scripts/cluster.ts';
+import type { Manifest } from '../../../scripts/cluster.ts';
+import { REPO_ROOT, apiErrorMessage, testCluster } from '../../support/kube.ts';
 import type { TestCluster } from '../../support/kube.ts';
-
-type Obj = KubernetesObject & { spec: Record<string, any> };
+import type {
+  KeyBackendObject,
+  KeyCeremonyObject,
+  ManagedKeyObject,
+} from '../../../src/api/v1alpha1/index.ts';
 
 const examples = await loadManifests(path.join(REPO_ROOT, 'examples'));
-function example(kind: string, name: string): Obj {
+function example(kind: string, name: string): unknown {
   const found = examples.find((e) => e.object.kind === kind && e.object.metadata?.name === name);
   assert.ok(found, `examples/ has no ${kind} ${name}`);
-  return structuredClone(found.object) as Obj;
+  return structuredClone(found.object);
 }
 
-const backend = () => example('KeyBackend', 'softhsm-dev');
-const signingKey = () => example('ManagedKey', 'payments-signing');
-const wrappingKey = () => example('ManagedKey', 'data-wrapping');
-const ceremony = () => example('KeyCeremony', 'root-ca-2026');
+const backend = () => example('KeyBackend', 'softhsm-dev') as KeyBackendObject;
+const signingKey = () => example('ManagedKey', 'payments-signing') as ManagedKeyObject;
+const wrappingKey = () => example('ManagedKey', 'data-wrapping') as ManagedKeyObject;
+const ceremony = () => example('KeyCeremony', 'root-ca-2026') as KeyCeremonyObject;
 
-function edit(base: () => Obj, change: (o: Obj) => void): Obj {
+/** A copy of an example with a change to its spec (Object.assign where the change breaks the schema's types). */
+function edit<T extends { spec: object }>(base: () => T, change: (spec: T['spec']) => void): T {
   const object = base();
-  change(object);
+  change(object.spec);
   return object;
 }
 
-const PEM = (ceremony().spec['quorum'] as { custodians: { publicKey: string }[] }).custodians[0]!.publicKey;
+const PEM = ceremony().spec.quorum.custodians[0]!.publicKey;
 
 /** Each invalid object and a part of the message the API server must answer with. */
-const invalid: { name: string; object: Obj; message: string | RegExp }[] = [
+const invalid: { name: string; object: Manifest; message: string | RegExp }[] = [
   {
     name: 'a KeyBackend with two backends',
-    object: edit(backend, (o) => (o.spec['gcpKMS'] = { project: 'my-project', location: 'eu', keyRing: 'k' })),
+    object: edit(
+      backend,
+      (s) => (s.gcpKMS = { project: 'my-project', location: 'eu', keyRing: 'k', protectionLevel: 'HSM' }),
+    ),
     message: 'exactly one backend must be set: pkcs11, awsCloudHSM, azureKeyVault or gcpKMS',
   },
   {
     name: 'a KeyBackend with no backend',
-    object: edit(backend, (o) => delete o.spec['pkcs11']),
+    object: edit(backend, (s) => delete s.pkcs11),
     message: 'exactly one backend must be set',
   },
   {
     name: 'fipsLevel 5',
-    object: edit(backend, (o) => (o.spec['fipsLevel'] = 5)),
+    object: edit(backend, (s) => (s.fipsLevel = 5)),
     message: 'spec.fipsLevel: Invalid value: 5: spec.fipsLevel in body should be less than or equal to 4',
   },
   {
     name: 'fipsLevel 0',
-    object: edit(backend, (o) => (o.spec['fipsLevel'] = 0)),
+    object: edit(backend, (s) => (s.fipsLevel = 0)),
     message: 'should be greater than or equal to 1',
   },
   {
     name: 'a token chosen by both label and slot id',
-    object: edit(backend, (o) => (o.spec['pkcs11'].token = { label: 'a', slotId: 1 })),
+    object: edit(backend, (s) => (s.pkcs11!.token = { label: 'a', slotId: 1 })),
     message: 'token must name exactly one of label, serial or slotId',
   },
   {
     name: 'an unknown PKCS#11 vendor',
-    object: edit(backend, (o) => (o.spec['pkcs11'].vendor = 'acme')),
+    object: edit(backend, (s) => Object.assign(s.pkcs11!, { vendor: 'acme' })),
     message: 'spec.pkcs11.vendor: Unsupported value: "acme"',
   },
   {
     name: 'a relative PKCS#11 module path',
-    object: edit(backend, (o) => (o.spec['pkcs11'].modulePath = 'libsofthsm2.so')),
+    object: edit(backend, (s) => (s.pkcs11!.modulePath = 'libsofthsm2.so')),
     message: 'spec.pkcs11.modulePath',
   },
   {
     name: 'an unknown algorithm',
-    object: edit(signingKey, (o) => (o.spec['algorithm'] = 'DES')),
+    object: edit(signingKey, (s) => Object.assign(s, { algorithm: 'DES' })),
     message: 'spec.algorithm: Unsupported value: "DES"',
   },
   {
     name: 'an AES key that signs',
-    object: edit(wrappingKey, (o) => (o.spec['usages'] = ['sign', 'wrap'])),
+    object: edit(wrappingKey, (s) => (s.usages = ['sign', 'wrap'])),
     message: 'AES_256 keys can only be used to encrypt, decrypt, wrap and unwrap',
   },
   {
     name: 'an Ed25519 key that encrypts',
-    object: edit(signingKey, (o) => {
-      o.spec['algorithm'] = 'ED25519';
-      o.spec['usages'] = ['sign', 'encrypt'];
+    object: edit(signingKey, (s) => {
+      s.algorithm = 'ED25519';
+      s.usages = ['sign', 'encrypt'];
     }),
     message: 'EC_P256, EC_P384, EC_P521, ED25519 and HMAC_SHA256 keys can only be used to sign and verify',
   },
   {
     name: 'an exportable signing key',
-    object: edit(signingKey, (o) => {
-      o.spec['algorithm'] = 'RSA_2048';
-      o.spec['protection'] = { exportable: true };
+    object: edit(signingKey, (s) => {
+      s.algorithm = 'RSA_2048';
+      s.protection = { exportable: true };
     }),
     message: 'a signing key cannot be exportable',
   },
   {
     name: 'recovery on a signing key',
-    object: edit(signingKey, (o) => (o.spec['recovery'] = { threshold: 1, custodians: [{ name: 'alice', publicKey: PEM }] })),
+    object: edit(
+      signingKey,
+      (s) => (s.recovery = { threshold: 1, custodians: [{ name: 'alice', publicKey: PEM }] }),
+    ),
     message: 'recovery is only for encryption and wrapping keys',
   },
   {
     name: 'a recovery threshold above the number of custodians',
-    object: edit(wrappingKey, (o) => (o.spec['recovery'].threshold = 6)),
+    object: edit(wrappingKey, (s) => (s.recovery!.threshold = 6)),
     message: 'recovery.threshold cannot be larger than the number of custodians',
   },
   {
     name: 'a recovery threshold of 0',
-    object: edit(wrappingKey, (o) => (o.spec['recovery'].threshold = 0)),
+    object: edit(wrappingKey, (s) => (s.recovery!.threshold = 0)),
     message: 'spec.recovery.threshold in body should be greater than or equal to 1',
   },
   {
     name: 'a custodian listed twice',
-    object: edit(wrappingKey, (o) => (o.spec['recovery'].custodians[1].name = 'alice')),
+    object: edit(wrappingKey, (s) => (s.recovery!.custodians[1]!.name = 'alice')),
     message: 'custodian names must be distinct',
   },
   {
     name: 'a rotation period under 1h',
-    object: edit(signingKey, (o) => (o.spec['rotation'].period = '30m')),
+    object: edit(signingKey, (s) => (s.rotation!.period = '30m')),
     message: 'rotation.period must be at least 1h',
   },
   {
     name: 'a rotation period in days',
-    object: edit(signingKey, (o) => (o.spec['rotation'].period = '90d')),
+    object: edit(signingKey, (s) => (s.rotation!.period = '90d')),
     message: /spec.rotation.period.*duration/,
   },
   {
     name: 'destroyAfter under 24h',
-    object: edit(signingKey, (o) => (o.spec['destroyAfter'] = '1h')),
+    object: edit(signingKey, (s) => (s.destroyAfter = '1h')),
     message: 'destroyAfter must be at least 24h',
   },
   {
     name: 'retainVersions out of range',
-    object: edit(signingKey, (o) => (o.spec['rotation'].retainVersions = 500)),
+    object: edit(signingKey, (s) => (s.rotation!.retainVersions = 500)),
     message: 'spec.rotation.retainVersions in body should be less than or equal to 100',
   },
   {
     name: 'no usages',
-    object: edit(signingKey, (o) => (o.spec['usages'] = [])),
+    object: edit(signingKey, (s) => (s.usages = [])),
     message: 'spec.usages in body should have at least 1 items',
   },
   {
     name: 'a maintenance window longer than a week',
-    object: edit(signingKey, (o) => (o.spec['rotation'].windows[0].duration = '200h')),
+    object: edit(signingKey, (s) => (s.rotation!.windows![0]!.duration = '200h')),
     message: 'a window may stay open at most 168h (one week)',
   },
   {
     name: 'a ManagedKey without a backend',
-    object: edit(signingKey, (o) => delete o.spec['backendRef']),
+    object: edit(signingKey, (s) => Reflect.deleteProperty(s, 'backendRef')),
     message: 'spec.backendRef: Required value',
   },
   {
     name: 'a root certificate valid 30 years',
-    object: edit(ceremony, (o) => (o.spec['certificate'].validity = '262800h')),
+    object: edit(ceremony, (s) => (s.certificate!.validity = '262800h')),
     message: 'a root certificate may be valid at most 25 years (219000h)',
   },
   {
     name: 'a root certificate valid 5 years',
-    object: edit(ceremony, (o) => (o.spec['certificate'].validity = '43800h')),
+    object: edit(ceremony, (s) => (s.certificate!.validity = '43800h')),
     message: 'a root certificate must be valid at least 15 years (131400h)',
   },
   {
     name: 'a ceremony any one custodian can run alone',
-    object: edit(ceremony, (o) => (o.spec['quorum'].threshold = 1)),
+    object: edit(ceremony, (s) => (s.quorum.threshold = 1)),
     message: 'spec.quorum.threshold in body should be greater than or equal to 2',
   },
   {
     name: 'a ceremony threshold above the number of custodians',
-    object: edit(ceremony, (o) => (o.spec['quorum'].threshold = 6)),
+    object: edit(ceremony, (s) => (s.quorum.threshold = 6)),
     message: 'quorum.threshold cannot be larger than the number of custodians',
   },
   {
     name: 'a witness who is also a custodian',
-    object: edit(ceremony, (o) => (o.spec['witnesses'][0].name = 'alice')),
+    object: edit(ceremony, (s) => (s.witnesses[0]!.name = 'alice')),
     message: 'a witness cannot also be a custodian',
   },
   {
     name: 'a root key ceremony without a certificate',
-    object: edit(ceremony, (o) => delete o.spec['certificate']),
+    object: edit(ceremony, (s) => delete s.certificate),
     message: 'a RootKeyGeneration ceremony needs key and certificate',
   },
   {
     name: 'a symmetric root key',
-    object: edit(ceremony, (o) => (o.spec['key'].algorithm = 'AES_256')),
+    object: edit(ceremony, (s) => Object.assign(s.key!, { algorithm: 'AES_256' })),
     message: 'spec.key.algorithm: Unsupported value: "AES_256"',
   },
 ];
@@ -189,12 +200,12 @@ describe('admission of Keyward objects by a real API server', () => {
 
   before(async () => {
     cluster = await testCluster();
-    await installCrds(cluster);
+    await installCrds(cluster.kubeConfig);
   });
 
   it('accepts every object in examples/', async () => {
     for (const { file, object } of examples) {
-      await apply(cluster, object).catch((error: unknown) => {
+      await apply(cluster.kubeConfig, object).catch((error: unknown) => {
         assert.fail(`${file}: ${object.kind} ${object.metadata?.name}: ${apiErrorMessage(error)}`);
       });
     }
@@ -202,7 +213,7 @@ describe('admission of Keyward objects by a real API server', () => {
 
   for (const { name, object, message } of invalid) {
     it(`rejects ${name}`, async () => {
-      const error = await apply(cluster, object, true).then(
+      const error = await apply(cluster.kubeConfig, object, { dryRun: true }).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -214,44 +225,47 @@ describe('admission of Keyward objects by a real API server', () => {
   }
 
   describe('immutable fields', () => {
-    const immutableChanges: { name: string; base: () => Obj; change: (o: Obj) => void; message: string }[] = [
+    const immutableChanges: {
+      name: string;
+      original: Manifest;
+      changed: Manifest;
+      message: string;
+    }[] = [
       {
         name: "a key's algorithm",
-        base: signingKey,
-        change: (o) => (o.spec['algorithm'] = 'EC_P384'),
+        original: signingKey(),
+        changed: edit(signingKey, (s) => (s.algorithm = 'EC_P384')),
         message: 'algorithm is immutable once set',
       },
       {
         name: "a key's usages",
-        base: signingKey,
-        change: (o) => (o.spec['usages'] = ['sign']),
+        original: signingKey(),
+        changed: edit(signingKey, (s) => (s.usages = ['sign'])),
         message: 'usages is immutable once set',
       },
       {
         name: "a key's backend",
-        base: signingKey,
-        change: (o) => (o.spec['backendRef'] = { name: 'another' }),
+        original: signingKey(),
+        changed: edit(signingKey, (s) => (s.backendRef = { name: 'another' })),
         message: 'backendRef is immutable once set',
       },
       {
         name: "a key's exportable flag",
-        base: wrappingKey,
-        change: (o) => (o.spec['protection'].exportable = true),
+        original: wrappingKey(),
+        changed: edit(wrappingKey, (s) => (s.protection.exportable = true)),
         message: 'protection.exportable is immutable once set',
       },
       {
         name: "a ceremony's spec",
-        base: ceremony,
-        change: (o) => (o.spec['deadline'] = '48h'),
+        original: ceremony(),
+        changed: edit(ceremony, (s) => (s.deadline = '48h')),
         message: 'a KeyCeremony spec (custodians approved exactly this one; create a new ceremony instead)',
       },
     ];
-    for (const { name, base, change, message } of immutableChanges) {
+    for (const { name, original, changed, message } of immutableChanges) {
       it(`refuses to change ${name}`, async () => {
-        const original = base();
-        await apply(cluster, original);
-        const changed = edit(base, change);
-        const error = await apply(cluster, changed).then(
+        await apply(cluster.kubeConfig, original);
+        const error = await apply(cluster.kubeConfig, changed).then(
           () => undefined,
           (e: unknown) => e,
         );

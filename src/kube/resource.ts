@@ -56,3 +56,15 @@ export const builtinResources = {
     namespaced: false,
   },
 } as const satisfies Record<string, ResourceType>;
+
+/** A ResourceType from a CRD-style definition with a `scope`, such as the kinds in src/api. */
+export function resourceTypeOf(definition: {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  scope: 'Namespaced' | 'Cluster';
+}): ResourceType {
+  const { group, version, kind, plural, scope } = definition;
+  return { group, version, kind, plural, namespaced: scope === 'Namespaced' };
+}

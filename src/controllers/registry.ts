@@ -1,0 +1,8 @@
+// The operator's controllers. main.ts starts every one; each factory adds its controller(s), with any
+// indexes they need, to the manager.
+
+import type { Manager } from '../runtime/manager.ts';
+
+export type ControllerFactory = (manager: Manager) => void;
+
+export const controllerFactories: readonly ControllerFactory[] = [];

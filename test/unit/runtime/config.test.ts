@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+
+import { ConfigError, defaultLeaderElectionId, parseCommandLine, usage } from '../../../src/config.ts';
+import type { OperatorConfig } from '../../../src/config.ts';
+
+function configOf(argv: string[], inClusterNamespace?: string): OperatorConfig {
+  const parsed = parseCommandLine(argv, { inClusterNamespace });
+  assert.ok('config' in parsed);
+  return parsed.config;
+}
+
+describe('command line', () => {
+  it("uses kubebuilder's defaults", () => {
+    assert.deepEqual(configOf([]), {
+      metricsBindAddress: ':8080',
+      healthProbeBindAddress: ':8081',
+      leaderElection: undefined,
+      watchNamespace: undefined,
+      logLevel: 'info',
+      kubeconfig: undefined,
+      gracefulShutdownTimeoutMs: 30_000,
+    });
+  });
+
+  it('parses every flag, in both --flag=value and --flag value forms', () => {
+    const config = configOf([
+      '--metrics-bind-address=127.0.0.1:0',
+      '--health-probe-bind-address',
+      '0',
+      '--leader-elect',
+      '--leader-election-namespace=keyward-system',
+      '--leader-election-id',
+      'test-lock',
+      '--leader-elect-lease-duration=4s',
+      '--leader-elect-renew-deadline=3s',
+      '--leader-elect-retry-period=500ms',
+      '--watch-namespace=payments',
+      '--log-level=debug',
+      '--kubeconfig=/tmp/kc',
+      '--graceful-shutdown-timeout=1m',
+    ]);
+    assert.deepEqual(config, {
+      metricsBindAddress: '127.0.0.1:0',
+      healthProbeBindAddress: '0',
+      leaderElection: {
+        namespace: 'keyward-system',
+        id: 'test-lock',
+        leaseDurationMs: 4000,
+        renewDeadlineMs: 3000,
+        retryPeriodMs: 500,
+      },
+      watchNamespace: 'payments',
+      logLevel: 'debug',
+      kubeconfig: '/tmp/kc',
+      gracefulShutdownTimeoutMs: 60_000,
+    });
+  });
+
+  it('defaults leader election to 15s/10s/2s in the pod namespace', () => {
+    assert.deepEqual(configOf(['--leader-elect'], 'keyward-system').leaderElection, {
+      namespace: 'keyward-system',
+      id: defaultLeaderElectionId,
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      retryPeriodMs: 2_000,
+    });
+    assert.equal(configOf(['--leader-elect=false'], 'ns').leaderElection, undefined);
+    assert.ok(configOf(['--leader-elect=true'], 'ns').leaderElection);
+  });
+
+  it('answers --help and -h with the usage', () => {
+    assert.deepEqual(parseCommandLine(['--help']), { help: usage });
+    assert.deepEqual(parseCommandLine(['-h']), { help: usage });
+    for (const flag of ['--metrics-bind-address', '--leader-elect', '--watch-namespace', '--log-level']) {
+      assert.ok(usage.includes(flag), flag);
+    }
+  });
+
+  it('rejects bad input with a message naming the flag', () => {
+    const cases: [string[], RegExp][] = [
+      [['--nope'], /Unknown option '--nope'/],
+      [['--log-level=loud'], /--log-level: "loud" is not one of debug, info, warn, error/],
+      [['--metrics-bind-address=8080'], /--metrics-bind-address: invalid bind address "8080"/],
+      [['--health-probe-bind-address=:99999'], /--health-probe-bind-address: invalid port/],
+      [['--leader-elect'], /--leader-election-namespace is required/],
+      [
+        ['--leader-elect', '--leader-election-namespace=x', '--leader-elect-retry-period=2'],
+        /invalid duration/,
+      ],
+      [
+        ['--leader-elect', '--leader-election-namespace=x', '--leader-elect-renew-deadline=20s'],
+        /lease duration must be greater than renew deadline/,
+      ],
+      [
+        ['--leader-elect', '--leader-election-namespace=x', '--leader-elect-retry-period=9s'],
+        /renew deadline must be greater than 1.2 x retry period/,
+      ],
+      [['--graceful-shutdown-timeout=-1s'], /negative duration/],
+      [['positional'], /positional/i],
+    ];
+    for (const [argv, message] of cases) {
+      assert.throws(
+        () => parseCommandLine(argv),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message),
+        argv.join(' '),
+      );
+    }
+  });
+});

@@ -1,0 +1,124 @@
+// One loaded and initialized PKCS#11 module per path, shared by every backend in the process. A module can be
+// initialized once per process and its login state is per application and token, so backends on the same module
+// must share it: C_Finalize runs only when the last one lets go.
+
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
+import pkcs11js from 'pkcs11js';
+import { MisconfiguredError, ModuleNotFoundError, PinIncorrectError } from '../errors.ts';
+import { isPkcs11Error, toBackendError } from './errors.ts';
+
+interface TokenLogin {
+  readonly pinDigest: Buffer;
+  holders: number;
+}
+
+interface SharedModule {
+  readonly pkcs11: pkcs11js.PKCS11;
+  users: number;
+  readonly logins: Map<string, TokenLogin>;
+}
+
+const modules = new Map<string, SharedModule>();
+
+// Lets the process compare PINs without keeping them: digests are worthless outside this process.
+const pinDigestKey = randomBytes(32);
+
+function pinDigest(pin: string): Buffer {
+  return createHmac('sha256', pinDigestKey).update(pin).digest();
+}
+
+export class ModuleLease {
+  readonly path: string;
+  readonly pkcs11: pkcs11js.PKCS11;
+  readonly #shared: SharedModule;
+  #released = false;
+
+  constructor(path: string, shared: SharedModule) {
+    this.path = path;
+    this.pkcs11 = shared.pkcs11;
+    this.#shared = shared;
+  }
+
+  /**
+   * Logs the user in through `session`. The token may already be logged in by another backend of this process
+   * (CKR_USER_ALREADY_LOGGED_IN); that only counts as success when it was logged in with the same PIN, so a wrong
+   * PIN never rides on someone else's login.
+   */
+  login(session: pkcs11js.Handle, tokenKey: string, pin: string): void {
+    const digest = pinDigest(pin);
+    const current = this.#shared.logins.get(tokenKey);
+    try {
+      this.pkcs11.C_Login(session, pkcs11js.CKU_USER, pin);
+    } catch (error) {
+      if (!isPkcs11Error(error, pkcs11js.CKR_USER_ALREADY_LOGGED_IN))
+        throw toBackendError(error, 'log in to the token');
+      if (current !== undefined && !timingSafeEqual(current.pinDigest, digest)) {
+        throw new PinIncorrectError(
+          'log in to the token: another backend in this process is logged in to it with a different PIN',
+        );
+      }
+    }
+    if (current === undefined || !timingSafeEqual(current.pinDigest, digest)) {
+      this.#shared.logins.set(tokenKey, { pinDigest: digest, holders: (current?.holders ?? 0) + 1 });
+    } else {
+      current.holders += 1;
+    }
+  }
+
+  /** Called when a backend closed its last session on the token: its share of the login is gone. */
+  endLogin(tokenKey: string): void {
+    const current = this.#shared.logins.get(tokenKey);
+    if (current === undefined) return;
+    current.holders -= 1;
+    if (current.holders <= 0) this.#shared.logins.delete(tokenKey);
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#shared.users -= 1;
+    if (this.#shared.users > 0) return;
+    modules.delete(this.path);
+    try {
+      this.pkcs11.C_Finalize();
+    } finally {
+      this.pkcs11.close();
+    }
+  }
+}
+
+export function openModule(modulePath: string): ModuleLease {
+  if (!existsSync(modulePath)) {
+    throw new ModuleNotFoundError(`PKCS#11 module ${modulePath} does not exist`);
+  }
+  const path = realpathSync(modulePath);
+  let shared = modules.get(path);
+  if (shared === undefined) {
+    shared = { pkcs11: loadAndInitialize(path), users: 0, logins: new Map() };
+    modules.set(path, shared);
+  }
+  shared.users += 1;
+  return new ModuleLease(path, shared);
+}
+
+function loadAndInitialize(path: string): pkcs11js.PKCS11 {
+  const pkcs11 = new pkcs11js.PKCS11();
+  try {
+    pkcs11.load(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ModuleNotFoundError(`PKCS#11 module ${path} could not be loaded: ${reason}`, { cause: error });
+  }
+  try {
+    // OS locking: pkcs11js runs the *Async calls on worker threads.
+    pkcs11.C_Initialize({ flags: pkcs11js.CKF_OS_LOCKING_OK });
+  } catch (error) {
+    if (!isPkcs11Error(error, pkcs11js.CKR_CRYPTOKI_ALREADY_INITIALIZED)) {
+      pkcs11.close();
+      const cause = toBackendError(error, `initialize PKCS#11 module ${path}`);
+      throw new MisconfiguredError(cause instanceof Error ? cause.message : String(cause), { cause });
+    }
+  }
+  return pkcs11;
+}

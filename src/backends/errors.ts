@@ -53,7 +53,11 @@ export class AlreadyExistsError extends BackendError {
 
 /** The backend refused the operation: key flags, token policy, or the credentials. */
 export class PermissionDeniedError extends BackendError {
-  constructor(message: string, options?: ErrorOptions, code: BackendErrorCode = 'PermissionDenied') {
+  constructor(
+    message: string,
+    options?: ErrorOptions,
+    code: 'PermissionDenied' | 'PinIncorrect' | 'PinLocked' = 'PermissionDenied',
+  ) {
     super(code, 'afterChange', message, options);
   }
 }
@@ -88,7 +92,11 @@ export class RetryableError extends BackendError {
 
 /** The backend configuration is invalid or ambiguous. */
 export class MisconfiguredError extends BackendError {
-  constructor(message: string, options?: ErrorOptions, code: BackendErrorCode = 'Misconfigured') {
+  constructor(
+    message: string,
+    options?: ErrorOptions,
+    code: 'Misconfigured' | 'ModuleNotFound' | 'TokenNotFound' = 'Misconfigured',
+  ) {
     super(code, 'afterChange', message, options);
   }
 }

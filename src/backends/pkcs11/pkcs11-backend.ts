@@ -2,7 +2,7 @@
 
 import { existsSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
-import { type Algorithm, KEY_USAGES, type KeyUsage, disallowedUsages, isAsymmetric } from '../algorithms.ts';
+import { type Algorithm, type KeyUsage, disallowedUsages, isAsymmetric } from '../algorithms.ts';
 import type {
   BackendCapabilities,
   BackendHealth,
@@ -25,20 +25,7 @@ import {
 } from '../errors.ts';
 import { type KeyIdentity, assertValidIdentity } from '../identity.ts';
 import { type PublicKeyInfo, publicKeyInfo } from '../public-key.ts';
-import {
-  PROTECTION_TEMPLATE,
-  PROTECTION_TYPES,
-  boolAttribute,
-  bufferAttribute,
-  enabledUsages,
-  generationUseFlags,
-  protectionProblems,
-  readAttributes,
-  ulongAttribute,
-  useFlagTemplate,
-  useFlagTypes,
-  usagesOfClass,
-} from './attributes.ts';
+import { readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
 import {
   DEFAULT_MAX_SESSIONS,
   type Pkcs11Config,
@@ -47,8 +34,10 @@ import {
 } from './config.ts';
 import { CKS_RO_USER_FUNCTIONS, CKS_RW_USER_FUNCTIONS } from './constants.ts';
 import { isPkcs11Error, toBackendError } from './errors.ts';
-import { KEY_PARAMETERS, algorithmOf, parameterTypes, supportedAlgorithms } from './key-types.ts';
+import { generate, generationProblems, generationRequest } from './generation.ts';
 import { type IndexedObject, KeyIndex, findObjectsById } from './key-index.ts';
+import { type KeyObjects, type KeyState, groupKeyObjects, inspectKey, sameUsages } from './key-objects.ts';
+import { KEY_PARAMETERS, supportedAlgorithms } from './key-types.ts';
 import { type ModuleLease, openModule } from './module.ts';
 import { type ObjectIdentity, objectIdentity } from './object-identity.ts';
 import { SessionPool } from './session-pool.ts';
@@ -60,33 +49,6 @@ import { VENDOR_PROFILES, type VendorProfile } from './vendors.ts';
 
 /** A lookup that misses re-enumerates the token when the index is older than this (the key may be new). */
 const REFRESH_ON_MISS_AFTER_MS = 10_000;
-
-const RSA_PUBLIC_EXPONENT = Buffer.from([0x01, 0x00, 0x01]);
-
-/** The objects of one key version: the private or secret key, and for key pairs the public key if present. */
-interface KeyObjects {
-  readonly primary: IndexedObject;
-  readonly public: IndexedObject | undefined;
-}
-
-/** What the token says about a key version's objects. */
-interface KeyState {
-  readonly algorithm: Algorithm | undefined;
-  readonly id: Buffer;
-  readonly label: string;
-  readonly usages: KeyUsage[];
-  /** Protection the key lacks (empty when it has all). */
-  readonly problems: string[];
-}
-
-function inCanonicalOrder(usages: Iterable<KeyUsage>): KeyUsage[] {
-  const set = new Set(usages);
-  return KEY_USAGES.filter((usage) => set.has(usage));
-}
-
-function sameUsages(a: readonly KeyUsage[], b: readonly KeyUsage[]): boolean {
-  return inCanonicalOrder(a).join() === inCanonicalOrder(b).join();
-}
 
 function defaultModulePath(vendor: Pkcs11Vendor): string {
   const candidates = VENDOR_PROFILES[vendor].defaultModulePaths;
@@ -237,13 +199,13 @@ export class Pkcs11Backend implements KeyBackend {
         // Searched on the token, not the index: this is what stops a second key being generated.
         const found = findObjectsById(this.#pkcs11, session, oid.id);
         this.#index.put(oid.id, found);
-        const existing = this.#keyObjects(found, oid);
+        const existing = groupKeyObjects(found, oid.label);
         if (existing !== undefined)
           return { outcome: 'adopted', key: this.#adopt(session, existing, oid, spec) };
         // Only public halves can be left without a key (a destroy interrupted halfway); they hold nothing secret.
         for (const stray of found) this.#pkcs11.C_DestroyObject(session, stray.handle);
         this.#index.put(oid.id, []);
-        const generated = await this.#generate(session, oid, spec);
+        const generated = await generate(this.#pkcs11, session, generationRequest(spec, oid, this.#profile));
         this.#index.put(
           oid.id,
           generated.public === undefined ? [generated.primary] : [generated.primary, generated.public],
@@ -334,7 +296,7 @@ export class Pkcs11Backend implements KeyBackend {
           object ? usagesOfClass(object.cls) : [],
         );
         const expected = usages.filter((usage) => settable.includes(usage));
-        const actual = this.#inspect(session, objects).usages;
+        const actual = inspectKey(this.#pkcs11, session, objects).usages;
         if (!sameUsages(actual, expected)) {
           throw new PermissionDeniedError(
             `the token kept the usages of ${oid.label} at [${actual.join(', ')}] instead of [${expected.join(', ')}]`,
@@ -426,12 +388,12 @@ export class Pkcs11Backend implements KeyBackend {
     const indexed = await this.#locate(oid.id);
     return this.#pool.use(`${verb} ${oid.label}`, async (session) => {
       try {
-        return await fn(session, this.#keyObjects(indexed, oid), oid);
+        return await fn(session, groupKeyObjects(indexed, oid.label), oid);
       } catch (error) {
         if (!isStaleHandle(error)) throw error;
         const found = findObjectsById(this.#pkcs11, session, oid.id);
         this.#index.put(oid.id, found);
-        return await fn(session, this.#keyObjects(found, oid), oid);
+        return await fn(session, groupKeyObjects(found, oid.label), oid);
       }
     });
   }
@@ -443,54 +405,9 @@ export class Pkcs11Backend implements KeyBackend {
     return this.#index.lookup(id);
   }
 
-  #keyObjects(objects: readonly IndexedObject[], oid: ObjectIdentity): KeyObjects | undefined {
-    const primaries = objects.filter((object) => object.cls !== 'public');
-    const publics = objects.filter((object) => object.cls === 'public');
-    if (primaries.length > 1 || publics.length > 1) {
-      throw new AlreadyExistsError(
-        `the token holds ${primaries.length} private/secret and ${publics.length} public objects with the id of ` +
-          `${oid.label}; remove the extra ones by hand`,
-      );
-    }
-    const [primary] = primaries;
-    if (primary === undefined) return undefined;
-    return { primary, public: primary.cls === 'private' ? publics[0] : undefined };
-  }
-
   #require(key: KeyObjects | undefined, oid: ObjectIdentity): KeyObjects {
     if (key === undefined) throw new NotFoundError(`the token holds no key ${oid.label}`);
     return key;
-  }
-
-  #inspect(session: pkcs11js.Handle, key: KeyObjects): KeyState {
-    const { primary } = key;
-    const attributes = readAttributes(this.#pkcs11, session, primary.handle, [
-      pkcs11js.CKA_KEY_TYPE,
-      pkcs11js.CKA_ID,
-      pkcs11js.CKA_LABEL,
-      ...PROTECTION_TYPES,
-      ...useFlagTypes(primary.cls),
-    ]);
-    const keyType = ulongAttribute(attributes, pkcs11js.CKA_KEY_TYPE) ?? -1;
-    const parameters = readAttributes(this.#pkcs11, session, primary.handle, parameterTypes(keyType));
-    const usages = enabledUsages(primary.cls, attributes);
-    const problems = protectionProblems(attributes);
-    if (key.public !== undefined) {
-      const publicAttributes = readAttributes(this.#pkcs11, session, key.public.handle, [
-        pkcs11js.CKA_TOKEN,
-        ...useFlagTypes('public'),
-      ]);
-      usages.push(...enabledUsages('public', publicAttributes));
-      if (!boolAttribute(publicAttributes, pkcs11js.CKA_TOKEN))
-        problems.push('the public key is not a token object');
-    }
-    return {
-      algorithm: algorithmOf(keyType, parameters),
-      id: bufferAttribute(attributes, pkcs11js.CKA_ID),
-      label: bufferAttribute(attributes, pkcs11js.CKA_LABEL).toString('utf8'),
-      usages: inCanonicalOrder(usages),
-      problems,
-    };
   }
 
   /** The state of a key version that is recognizably ours: an algorithm Keyward makes and our label. */
@@ -499,7 +416,7 @@ export class Pkcs11Backend implements KeyBackend {
     key: KeyObjects,
     oid: ObjectIdentity,
   ): KeyState & { readonly algorithm: Algorithm } {
-    const state = this.#inspect(session, key);
+    const state = inspectKey(this.#pkcs11, session, key);
     if (state.label !== oid.label) {
       throw new AlreadyExistsError(`the id of ${oid.label} is taken by a key labelled "${state.label}"`);
     }
@@ -536,53 +453,6 @@ export class Pkcs11Backend implements KeyBackend {
     return this.#observed(state, key);
   }
 
-  async #generate(session: pkcs11js.Handle, oid: ObjectIdentity, spec: KeySpec): Promise<KeyObjects> {
-    const parameters = KEY_PARAMETERS[spec.algorithm];
-    const mechanism = { mechanism: parameters.generate };
-    const naming = (label: string): pkcs11js.Template => [
-      { type: pkcs11js.CKA_ID, value: oid.id },
-      { type: pkcs11js.CKA_LABEL, value: label },
-    ];
-    if (parameters.kind === 'secret') {
-      const handle = await this.#pkcs11.C_GenerateKeyAsync(session, mechanism, [
-        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-        { type: pkcs11js.CKA_KEY_TYPE, value: parameters.keyType },
-        { type: pkcs11js.CKA_VALUE_LEN, value: parameters.valueLength },
-        ...PROTECTION_TEMPLATE,
-        ...naming(oid.label),
-        ...generationUseFlags('secret', spec.usages),
-      ]);
-      return { primary: { cls: 'secret', handle }, public: undefined };
-    }
-    const publicTemplate: pkcs11js.Template = [
-      { type: pkcs11js.CKA_TOKEN, value: true },
-      { type: pkcs11js.CKA_PRIVATE, value: this.#profile.privatePublicKeys },
-      ...naming(oid.publicLabel),
-      ...(parameters.kind === 'rsa'
-        ? [
-            { type: pkcs11js.CKA_MODULUS_BITS, value: parameters.modulusBits },
-            { type: pkcs11js.CKA_PUBLIC_EXPONENT, value: RSA_PUBLIC_EXPONENT },
-          ]
-        : [{ type: pkcs11js.CKA_EC_PARAMS, value: parameters.ecParams }]),
-      ...generationUseFlags('public', spec.usages),
-    ];
-    const privateTemplate: pkcs11js.Template = [
-      ...PROTECTION_TEMPLATE,
-      ...naming(oid.label),
-      ...generationUseFlags('private', spec.usages),
-    ];
-    const pair = await this.#pkcs11.C_GenerateKeyPairAsync(
-      session,
-      mechanism,
-      publicTemplate,
-      privateTemplate,
-    );
-    return {
-      primary: { cls: 'private', handle: pair.privateKey },
-      public: { cls: 'public', handle: pair.publicKey },
-    };
-  }
-
   /** Reads a new key back; one the token did not make as asked is destroyed and reported, never used. */
   #verifyGenerated(
     session: pkcs11js.Handle,
@@ -590,12 +460,8 @@ export class Pkcs11Backend implements KeyBackend {
     oid: ObjectIdentity,
     spec: KeySpec,
   ): ObservedKey {
-    const state = this.#inspect(session, key);
-    const problems = [...state.problems];
-    if (state.algorithm !== spec.algorithm) problems.push(`it is ${state.algorithm ?? 'unrecognizable'}`);
-    if (!state.id.equals(oid.id)) problems.push('CKA_ID differs');
-    if (state.label !== oid.label) problems.push('CKA_LABEL differs');
-    if (!sameUsages(state.usages, spec.usages)) problems.push(`its usages are [${state.usages.join(', ')}]`);
+    const state = inspectKey(this.#pkcs11, session, key);
+    const problems = generationProblems(state, oid, spec);
     if (problems.length > 0 || state.algorithm === undefined) {
       for (const object of [key.primary, key.public]) {
         if (object !== undefined) this.#pkcs11.C_DestroyObject(session, object.handle);

@@ -25,7 +25,7 @@ import {
 } from '../errors.ts';
 import { type KeyIdentity, assertValidIdentity } from '../identity.ts';
 import { type PublicKeyInfo, publicKeyInfo } from '../public-key.ts';
-import { readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
+import { bufferAttribute, readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
 import {
   DEFAULT_MAX_SESSIONS,
   type Pkcs11Config,
@@ -60,6 +60,12 @@ function defaultModulePath(vendor: Pkcs11Vendor): string {
       : `no PKCS#11 module path is configured and none of the ${vendor} defaults exists: ${candidates.join(', ')}`,
   );
 }
+
+const PIN_WARNINGS: readonly (readonly [number, string])[] = [
+  [pkcs11js.CKF_USER_PIN_COUNT_LOW, 'a wrong user PIN was entered recently'],
+  [pkcs11js.CKF_USER_PIN_FINAL_TRY, 'one more wrong user PIN locks the token'],
+  [pkcs11js.CKF_USER_PIN_TO_BE_CHANGED, 'the user PIN must be changed'],
+];
 
 function isStaleHandle(error: unknown): boolean {
   return (
@@ -173,13 +179,7 @@ export class Pkcs11Backend implements KeyBackend {
           'C_GetSessionInfo',
         );
       }
-      const warnings: string[] = [];
-      if ((raw.flags & pkcs11js.CKF_USER_PIN_COUNT_LOW) !== 0)
-        warnings.push('a wrong user PIN was entered recently');
-      if ((raw.flags & pkcs11js.CKF_USER_PIN_FINAL_TRY) !== 0)
-        warnings.push('one more wrong user PIN locks the token');
-      if ((raw.flags & pkcs11js.CKF_USER_PIN_TO_BE_CHANGED) !== 0)
-        warnings.push('the user PIN must be changed');
+      const warnings = PIN_WARNINGS.flatMap(([flag, warning]) => ((raw.flags & flag) !== 0 ? [warning] : []));
       return { info, warnings };
     });
   }
@@ -200,9 +200,11 @@ export class Pkcs11Backend implements KeyBackend {
         const found = findObjectsById(this.#pkcs11, session, oid.id);
         this.#index.put(oid.id, found);
         const existing = groupKeyObjects(found, oid.label);
-        if (existing !== undefined)
+        if (existing !== undefined) {
           return { outcome: 'adopted', key: this.#adopt(session, existing, oid, spec) };
+        }
         // Only public halves can be left without a key (a destroy interrupted halfway); they hold nothing secret.
+        this.#assertOwnLabels(session, found, oid);
         for (const stray of found) this.#pkcs11.C_DestroyObject(session, stray.handle);
         this.#index.put(oid.id, []);
         const generated = await generate(this.#pkcs11, session, generationRequest(spec, oid, this.#profile));
@@ -219,11 +221,13 @@ export class Pkcs11Backend implements KeyBackend {
     return this.#withKey(identity, 'read the public key of', (session, key, oid) => {
       const objects = this.#require(key, oid);
       const parameters = KEY_PARAMETERS[this.#ownState(session, objects, oid).algorithm];
-      if (parameters.kind === 'secret')
+      if (parameters.kind === 'secret') {
         throw new UnsupportedError(`${oid.label} is a secret key without a public key`);
+      }
       const publicObject = objects.public;
-      if (publicObject === undefined)
+      if (publicObject === undefined) {
         throw new NotFoundError(`the public key object of ${oid.label} is missing`);
+      }
       const attributes = readAttributes(
         this.#pkcs11,
         session,
@@ -312,17 +316,7 @@ export class Pkcs11Backend implements KeyBackend {
     return this.#exclusive(oid.id, () =>
       this.#pool.use(`destroy ${oid.label}`, (session) => {
         const found = findObjectsById(this.#pkcs11, session, oid.id);
-        for (const object of found) {
-          // With short ids (YubiHSM) another key could share the id: destroy only objects carrying our labels.
-          const label = readAttributes(this.#pkcs11, session, object.handle, [pkcs11js.CKA_LABEL])
-            .get(pkcs11js.CKA_LABEL)
-            ?.toString('utf8');
-          if (label !== oid.label && label !== oid.publicLabel) {
-            throw new AlreadyExistsError(
-              `refusing to destroy ${oid.label}: an object with its id is labelled "${label}"`,
-            );
-          }
-        }
+        this.#assertOwnLabels(session, found, oid);
         // Private and secret keys first: an interruption leaves at most a public key, which create cleans up.
         const ordered = [
           ...found.filter((o) => o.cls !== 'public'),
@@ -403,6 +397,19 @@ export class Pkcs11Backend implements KeyBackend {
     if (objects.length > 0 || this.#index.age() < REFRESH_ON_MISS_AFTER_MS) return objects;
     await this.refresh();
     return this.#index.lookup(id);
+  }
+
+  /** With short ids (YubiHSM) another key could share ours: only objects carrying our labels may be destroyed. */
+  #assertOwnLabels(session: pkcs11js.Handle, objects: readonly IndexedObject[], oid: ObjectIdentity): void {
+    for (const object of objects) {
+      const label = bufferAttribute(
+        readAttributes(this.#pkcs11, session, object.handle, [pkcs11js.CKA_LABEL]),
+        pkcs11js.CKA_LABEL,
+      ).toString('utf8');
+      if (label !== oid.label && label !== oid.publicLabel) {
+        throw new AlreadyExistsError(`the id of ${oid.label} is taken by an object labelled "${label}"`);
+      }
+    }
   }
 
   #require(key: KeyObjects | undefined, oid: ObjectIdentity): KeyObjects {

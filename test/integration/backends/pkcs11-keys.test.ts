@@ -83,6 +83,21 @@ function rawBool(handle: pkcs11js.Handle, type: number): boolean {
   return raw.pkcs11.C_GetAttributeValue(rawSession, handle, [{ type }])[0]?.value[0] === 1;
 }
 
+/** An EC key pair made with raw pkcs11js, outside the backend, carrying the given id and label. */
+function rawKeyPair(id: Buffer, label: string): pkcs11js.KeyPair {
+  const naming = [
+    { type: pkcs11js.CKA_TOKEN, value: true },
+    { type: pkcs11js.CKA_ID, value: id },
+    { type: pkcs11js.CKA_LABEL, value: label },
+  ];
+  return raw.pkcs11.C_GenerateKeyPair(
+    rawSession,
+    { mechanism: pkcs11js.CKM_EC_KEY_PAIR_GEN },
+    [...naming, { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from('06082a8648ce3d030107', 'hex') }],
+    [...naming, { type: pkcs11js.CKA_PRIVATE, value: true }, { type: pkcs11js.CKA_SENSITIVE, value: true }],
+  );
+}
+
 before(async () => {
   hsm = SoftHsm.create();
   token = hsm.initToken('keyward-keys');
@@ -93,14 +108,14 @@ before(async () => {
     pin: token.pin,
     maxSessions: 4,
   });
-  // A second user of the same module, for reading the token without the backend's code. The backend's login
+  // A second user of the same module, for reading (and tampering with) the token without the backend's code. The backend's login
   // covers it (login state belongs to the application).
   raw = openModule(SOFTHSM_MODULE);
   const slot = raw.pkcs11
     .C_GetSlotList(true)
     .find((s) => raw.pkcs11.C_GetTokenInfo(s).label.trim() === token.label);
   assert.ok(slot);
-  rawSession = raw.pkcs11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
+  rawSession = raw.pkcs11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
 });
 
 after(async () => {
@@ -342,6 +357,36 @@ describe('idempotent create', () => {
     );
   });
 
+  it('clears a public key left without its private key, then generates', async () => {
+    const key = identity('stray-public');
+    const { id, label } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    const stray = rawKeyPair(id, label);
+    raw.pkcs11.C_DestroyObject(rawSession, stray.privateKey);
+    assert.deepEqual(
+      listed(key).map((o) => o.kind),
+      ['Public Key'],
+    );
+    const result = await backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
+    assert.equal(result.outcome, 'created');
+    assert.deepEqual(
+      listed(key)
+        .map((o) => o.kind)
+        .sort(),
+      ['Private Key', 'Public Key'],
+    );
+    const spki = (await backend.publicKey(key)).spki;
+    const signature = await backend.sign(key, Buffer.from('fresh'));
+    assert.equal(
+      verify(
+        'sha256',
+        Buffer.from('fresh'),
+        { key: createPublicKey({ key: spki, format: 'der', type: 'spki' }), dsaEncoding: 'ieee-p1363' },
+        signature,
+      ),
+      true,
+    );
+  });
+
   it('will not adopt a key of another algorithm under the same identity', async () => {
     const key = identity('other-algorithm');
     await backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
@@ -355,25 +400,17 @@ describe('idempotent create', () => {
   it('will not adopt an extractable key that carries the identity', async () => {
     const key = identity('extractable');
     const { id, label } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
-    const rwSession = raw.pkcs11.C_OpenSession(
-      raw.pkcs11.C_GetSessionInfo(rawSession).slotID,
-      pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION,
-    );
-    try {
-      raw.pkcs11.C_GenerateKey(rwSession, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
-        { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
-        { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
-        { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
-        { type: pkcs11js.CKA_TOKEN, value: true },
-        { type: pkcs11js.CKA_PRIVATE, value: true },
-        { type: pkcs11js.CKA_SENSITIVE, value: false },
-        { type: pkcs11js.CKA_EXTRACTABLE, value: true },
-        { type: pkcs11js.CKA_ID, value: id },
-        { type: pkcs11js.CKA_LABEL, value: label },
-      ]);
-    } finally {
-      raw.pkcs11.C_CloseSession(rwSession);
-    }
+    raw.pkcs11.C_GenerateKey(rawSession, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+      { type: pkcs11js.CKA_VALUE_LEN, value: 32 },
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: false },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: true },
+      { type: pkcs11js.CKA_ID, value: id },
+      { type: pkcs11js.CKA_LABEL, value: label },
+    ]);
     const rejected = backend.create(key, { algorithm: 'AES_256', usages: ['encrypt', 'decrypt'] });
     await assert.rejects(rejected, (error: Error) => {
       assert.ok(error instanceof PolicyViolationError);
@@ -433,6 +470,18 @@ describe('destroy', () => {
     assert.equal(await backend.observe(key), undefined);
     await assert.rejects(backend.sign(key, Buffer.from('x')), NotFoundError);
     assert.equal(await backend.destroy(key), 'absent');
+  });
+
+  it('refuses to destroy objects that carry its id under a foreign label', async () => {
+    const key = identity('foreign');
+    const { id } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    rawKeyPair(id, 'someone-else/key');
+    await assert.rejects(backend.destroy(key), AlreadyExistsError);
+    await assert.rejects(
+      backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] }),
+      AlreadyExistsError,
+    );
+    assert.equal(listed(key).length, 2);
   });
 
   it('only touches its own version', async () => {

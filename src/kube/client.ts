@@ -11,7 +11,7 @@ import type { KubeList, KubeObject } from './object.ts';
 import type { ResourceType } from './resource.ts';
 import { resourcePath } from './resource.ts';
 
-type Dispatcher = ReturnType<RequestContext['getDispatcher']>;
+type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
 
 export type PatchType = 'json' | 'merge' | 'apply';
 
@@ -75,6 +75,8 @@ export interface KubeClientOptions {
   /** Recorded in managedFields for every write. */
   fieldManager?: string;
   userAgent?: string;
+  /** Told about every request once its response status is known (or it failed: code undefined). */
+  onResponse?: (method: HttpMethod, code: number | undefined) => void;
 }
 
 interface RequestOptions {
@@ -82,8 +84,6 @@ interface RequestOptions {
   body?: unknown;
   contentType?: string;
   signal?: AbortSignal | undefined;
-  /** Watches run until aborted, so they get no request timeout. */
-  noTimeout?: boolean;
 }
 
 export class KubeClient {
@@ -93,7 +93,8 @@ export class KubeClient {
   readonly #http = new IsomorphicFetchHttpLibrary();
   readonly #requestTimeoutMs: number;
   readonly #userAgent: string;
-  #dispatcher: Dispatcher | undefined;
+  readonly #onResponse: KubeClientOptions['onResponse'];
+  #pool: Dispatcher | undefined;
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
     const cluster = kubeConfig.getCurrentCluster();
@@ -103,6 +104,7 @@ export class KubeClient {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.fieldManager = options.fieldManager ?? 'keyward';
     this.#userAgent = options.userAgent ?? 'keyward';
+    this.#onResponse = options.onResponse;
   }
 
   async get<T extends KubeObject>(
@@ -224,38 +226,64 @@ export class KubeClient {
     signal: AbortSignal,
   ): AsyncGenerator<WatchEvent<T | WatchStatus>> {
     const path = resourcePath(resource, { namespace: options.namespace });
-    const response = await this.#send(HttpMethod.GET, path, {
-      query: {
-        watch: true,
-        labelSelector: options.labelSelector,
-        fieldSelector: options.fieldSelector,
-        resourceVersion: options.resourceVersion,
-        timeoutSeconds: options.timeoutSeconds,
-        allowWatchBookmarks: options.allowWatchBookmarks,
-      },
-      signal,
-      noTimeout: true,
-    });
-    if (response.httpStatusCode !== 200) throw await apiError(HttpMethod.GET, path, response);
-    const body = response.body.stream();
-    if (!body) return;
-    for await (const line of readLines(body)) {
-      if (line.trim() === '') continue;
-      yield JSON.parse(line) as WatchEvent<T | WatchStatus>;
+    const query = {
+      watch: true,
+      labelSelector: options.labelSelector,
+      fieldSelector: options.fieldSelector,
+      resourceVersion: options.resourceVersion,
+      timeoutSeconds: options.timeoutSeconds,
+      allowWatchBookmarks: options.allowWatchBookmarks,
+    };
+    // A watch runs until aborted (no request timeout) on a connection of its own, closed when it ends: a
+    // watch that went silent may sit on a half-open connection, which must not be reused.
+    const context = await this.#prepare(HttpMethod.GET, path, { query });
+    const connection = context.getDispatcher();
+    context.setSignal(signal);
+    try {
+      const response = await this.#exchange(context);
+      if (response.httpStatusCode !== 200) throw await apiError(HttpMethod.GET, path, response);
+      const body = response.body.stream();
+      if (!body) return;
+      for await (const line of readLines(body)) {
+        if (line.trim() === '') continue;
+        yield JSON.parse(line) as WatchEvent<T | WatchStatus>;
+      }
+    } finally {
+      void connection?.destroy();
     }
   }
 
   /** A raw request to any API path; throws KubeApiError for non-2xx answers. */
   async request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
-    const response = await this.#send(method, path, options);
-    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
-      throw await apiError(method, path, response);
+    const context = await this.#prepare(method, path, options);
+    // client-node builds a new undici Agent for every request, which opens a new TLS connection each time.
+    // Requests share one pool instead; the headers (tokens) are still applied afresh to each request.
+    this.#pool ??= context.getDispatcher();
+    const pool = this.#pool;
+    if (pool) context.setDispatcher(pool);
+    const timeout = AbortSignal.timeout(this.#requestTimeoutMs);
+    context.setSignal(options.signal ? AbortSignal.any([options.signal, timeout]) : timeout);
+    let response: ResponseContext;
+    let text: string;
+    try {
+      response = await this.#exchange(context);
+      text = await response.body.text();
+    } catch (err) {
+      // undici keeps using a connection whose request timed out, so a half-open connection would hang
+      // every later request. Drop the whole pool; requests still in flight on it fail and are retried.
+      if (pool && this.#pool === pool) {
+        this.#pool = undefined;
+        void pool.destroy();
+      }
+      throw err;
     }
-    const text = await response.body.text();
+    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
+      throw apiErrorFromText(method, path, response.httpStatusCode, text);
+    }
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
-  async #send(method: HttpMethod, path: string, options: RequestOptions): Promise<ResponseContext> {
+  async #prepare(method: HttpMethod, path: string, options: RequestOptions): Promise<RequestContext> {
     const url = new URL(this.server + path);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
@@ -268,26 +296,30 @@ export class KubeClient {
       context.setBody(JSON.stringify(options.body));
     }
     await this.#kubeConfig.applySecurityAuthentication(context);
-    // client-node builds a new undici Agent (its own connection pool) for every request, so each request
-    // would open a new TLS connection. Reuse the first one: the TLS material does not change per request,
-    // while the headers (tokens) are still applied afresh above.
-    this.#dispatcher ??= context.getDispatcher();
-    if (this.#dispatcher) context.setDispatcher(this.#dispatcher);
-    const signals = [
-      options.signal,
-      options.noTimeout ? undefined : AbortSignal.timeout(this.#requestTimeoutMs),
-    ];
-    const active = signals.filter((signal) => signal !== undefined);
-    if (active.length > 0) context.setSignal(AbortSignal.any(active));
-    return this.#http.send(context).toPromise();
+    return context;
+  }
+
+  async #exchange(context: RequestContext): Promise<ResponseContext> {
+    const method = context.getHttpMethod();
+    try {
+      const response = await this.#http.send(context).toPromise();
+      this.#onResponse?.(method, response.httpStatusCode);
+      return response;
+    } catch (err) {
+      this.#onResponse?.(method, undefined);
+      throw err;
+    }
   }
 }
 
 async function apiError(method: string, path: string, response: ResponseContext): Promise<KubeApiError> {
-  const code = response.httpStatusCode;
+  return apiErrorFromText(method, path, response.httpStatusCode, await response.body.text());
+}
+
+function apiErrorFromText(method: string, path: string, code: number, text: string): KubeApiError {
   let status: { message?: string; reason?: string; details?: StatusDetails } = {};
   try {
-    status = JSON.parse(await response.body.text()) as typeof status;
+    status = JSON.parse(text) as typeof status;
   } catch {
     // Not a metav1.Status (a proxy error page, say): the code says enough.
   }

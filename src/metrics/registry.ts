@@ -64,6 +64,7 @@ export class OperatorMetrics {
   readonly #workDuration: Histogram<'name' | 'controller'>;
   readonly #queues = new Map<string, WorkQueueState>();
   readonly #leader: Gauge<'name'>;
+  readonly #restRequests: Counter<'code' | 'method' | 'host'>;
   readonly #now: () => number;
 
   constructor(options: { processMetrics?: boolean; now?: () => number } = {}) {
@@ -189,6 +190,17 @@ export class OperatorMetrics {
       labelNames: ['name'],
       registers,
     });
+    this.#restRequests = new Counter({
+      name: 'rest_client_requests_total',
+      help: 'Number of HTTP requests, partitioned by status code, method, and host.',
+      labelNames: ['code', 'method', 'host'],
+      registers,
+    });
+  }
+
+  /** Counts an API server request; `code` undefined means it failed without a response. */
+  apiRequest(host: string, method: string, code: number | undefined): void {
+    this.#restRequests.inc({ code: code === undefined ? '<error>' : String(code), method, host });
   }
 
   controller(name: string): ControllerMetrics {

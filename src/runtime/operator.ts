@@ -48,7 +48,13 @@ export async function runOperator({ argv, controllers }: OperatorRun): Promise<n
     log.error(`cannot start: ${err.message}`);
     return 1;
   }
-  const client = new KubeClient(kube.kubeConfig);
+  const metrics = new OperatorMetrics();
+  const host = new URL(kube.server).host;
+  const client = new KubeClient(kube.kubeConfig, {
+    onResponse: (method, code) => {
+      metrics.apiRequest(host, method, code);
+    },
+  });
   const unreachable = await checkReachable(client);
   if (unreachable) {
     log.error(
@@ -58,7 +64,6 @@ export async function runOperator({ argv, controllers }: OperatorRun): Promise<n
   }
   log.info('connected to the Kubernetes API server', { server: kube.server, from: kube.source });
 
-  const metrics = new OperatorMetrics();
   const identity = `${hostname()}_${crypto.randomUUID()}`;
   const manager = new Manager({
     client,

@@ -15,20 +15,20 @@ export const ALGORITHMS = [
 ] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
-export const USAGES = ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'] as const;
-export type Usage = (typeof USAGES)[number];
+export const KEY_USAGES = ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'] as const;
+export type KeyUsage = (typeof KEY_USAGES)[number];
 
-const SIGNING: readonly Usage[] = ['sign', 'verify'];
-const ENCRYPTION: readonly Usage[] = ['encrypt', 'decrypt', 'wrap', 'unwrap'];
+const SIGNING: readonly KeyUsage[] = ['sign', 'verify'];
+const ENCRYPTION: readonly KeyUsage[] = ['encrypt', 'decrypt', 'wrap', 'unwrap'];
 
-export const ALLOWED_USAGES: Readonly<Record<Algorithm, readonly Usage[]>> = {
+export const ALLOWED_USAGES: Readonly<Record<Algorithm, readonly KeyUsage[]>> = {
   EC_P256: SIGNING,
   EC_P384: SIGNING,
   EC_P521: SIGNING,
   ED25519: SIGNING,
-  RSA_2048: USAGES,
-  RSA_3072: USAGES,
-  RSA_4096: USAGES,
+  RSA_2048: KEY_USAGES,
+  RSA_3072: KEY_USAGES,
+  RSA_4096: KEY_USAGES,
   AES_256: ENCRYPTION,
   HMAC_SHA256: SIGNING,
 };
@@ -52,7 +52,7 @@ export function usageRules(): CelRule[] {
   const groups = new Map<string, Algorithm[]>();
   for (const algorithm of ALGORITHMS) {
     const usages = ALLOWED_USAGES[algorithm];
-    if (usages.length === USAGES.length) continue;
+    if (usages.length === KEY_USAGES.length) continue;
     const key = usages.join(',');
     groups.set(key, [...(groups.get(key) ?? []), algorithm]);
   }

@@ -1,37 +1,12 @@
-// The key algorithms and usages Keyward offers, by the exact names the API uses. Backends map them to their own
-// mechanisms; the API and CRD code import the names and the usage rules from here.
+// What backends need to know about algorithms beyond their names: digests, and which usages remain after archival.
+// The names and which usages each algorithm allows belong to the API (src/api/algorithms.ts); they are re-exported
+// here so that backend code has one place to import from.
 
-export const ALGORITHMS = [
-  'EC_P256',
-  'EC_P384',
-  'EC_P521',
-  'ED25519',
-  'RSA_2048',
-  'RSA_3072',
-  'RSA_4096',
-  'AES_256',
-  'HMAC_SHA256',
-] as const;
-export type Algorithm = (typeof ALGORITHMS)[number];
+import { ALGORITHMS, ALLOWED_USAGES, KEY_USAGES } from '../api/algorithms.ts';
+import type { Algorithm, KeyUsage } from '../api/algorithms.ts';
 
-export const KEY_USAGES = ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'] as const;
-export type KeyUsage = (typeof KEY_USAGES)[number];
-
-const SIGNING: readonly KeyUsage[] = ['sign', 'verify'];
-const CIPHER: readonly KeyUsage[] = ['encrypt', 'decrypt', 'wrap', 'unwrap'];
-
-/** Which usages each algorithm allows. */
-export const ALLOWED_USAGES: { readonly [A in Algorithm]: readonly KeyUsage[] } = {
-  EC_P256: SIGNING,
-  EC_P384: SIGNING,
-  EC_P521: SIGNING,
-  ED25519: SIGNING,
-  RSA_2048: KEY_USAGES,
-  RSA_3072: KEY_USAGES,
-  RSA_4096: KEY_USAGES,
-  AES_256: CIPHER,
-  HMAC_SHA256: SIGNING,
-};
+export { ALGORITHMS, ALLOWED_USAGES, KEY_USAGES, isAsymmetric } from '../api/algorithms.ts';
+export type { Algorithm, KeyUsage } from '../api/algorithms.ts';
 
 export type SignatureDigest = 'sha256' | 'sha384' | 'sha512';
 
@@ -50,19 +25,12 @@ export function signatureDigest(algorithm: Algorithm): SignatureDigest | undefin
   return (SIGNATURE_DIGEST as { readonly [A in Algorithm]?: SignatureDigest })[algorithm];
 }
 
-const SYMMETRIC: readonly Algorithm[] = ['AES_256', 'HMAC_SHA256'];
-
 export function isAlgorithm(value: string): value is Algorithm {
   return (ALGORITHMS as readonly string[]).includes(value);
 }
 
 export function isKeyUsage(value: string): value is KeyUsage {
   return (KEY_USAGES as readonly string[]).includes(value);
-}
-
-/** True for key pairs (which have a public key to distribute), false for secret keys. */
-export function isAsymmetric(algorithm: Algorithm): boolean {
-  return !SYMMETRIC.includes(algorithm);
 }
 
 /** The usages in `usages` that `algorithm` does not allow (empty when all are allowed). */

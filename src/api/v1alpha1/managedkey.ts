@@ -14,7 +14,7 @@ import {
   immutable,
 } from '../schema.ts';
 import type { CelRule } from '../schema.ts';
-import { ALGORITHMS, USAGES, usageRules } from '../algorithms.ts';
+import { ALGORITHMS, KEY_USAGES, usageRules } from '../algorithms.ts';
 import { defineResource } from '../resource.ts';
 import type { ObjectOf } from '../resource.ts';
 
@@ -179,10 +179,10 @@ export const ManagedKeySpec = Type.Object(
       description: 'Key algorithm. Immutable: create a new ManagedKey to change it.',
       rules: [immutable('algorithm')],
     }),
-    usages: Type.Array(StringEnum(USAGES, { description: 'A usage.' }), {
+    usages: Type.Array(StringEnum(KEY_USAGES, { description: 'A usage.' }), {
       description: 'What the key may be used for: sign, verify, encrypt, decrypt, wrap, unwrap. Immutable.',
       minItems: 1,
-      maxItems: USAGES.length,
+      maxItems: KEY_USAGES.length,
       'x-kubernetes-list-type': 'set',
       ...celRules(immutable('usages')),
     }),

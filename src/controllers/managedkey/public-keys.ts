@@ -2,7 +2,7 @@
 // one first and named, so verifiers accept both sides of a rotation during the overlap.
 import { createHash, createPublicKey } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
-import type { Algorithm, Usage } from '../../api/algorithms.ts';
+import type { Algorithm, KeyUsage } from '../../api/algorithms.ts';
 
 export interface PublishedVersion {
   version: number;
@@ -34,7 +34,7 @@ export function jwkThumbprint(jwk: JsonWebKey): string {
   return createHash('sha256').update(canonical).digest('base64url');
 }
 
-function jwkUse(usages: readonly Usage[]): { use?: 'sig' | 'enc' } {
+function jwkUse(usages: readonly KeyUsage[]): { use?: 'sig' | 'enc' } {
   const signs = usages.includes('verify') || usages.includes('sign');
   const encrypts = usages.some((u) => u === 'encrypt' || u === 'wrap');
   if (signs === encrypts) return {};
@@ -44,7 +44,7 @@ function jwkUse(usages: readonly Usage[]): { use?: 'sig' | 'enc' } {
 /** ConfigMap data: `current.pem`, `v<N>.pem` for each version, `public-keys.pem` (all), `jwks.json`, `current-kid`. */
 export function publicKeyData(
   algorithm: Algorithm,
-  usages: readonly Usage[],
+  usages: readonly KeyUsage[],
   versions: readonly PublishedVersion[],
 ): Record<string, string> {
   const ordered = [...versions].sort(

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, sign, verify } from 'node:crypto';
+import type { JsonWebKey } from 'node:crypto';
 import { jwkThumbprint, publicKeyData } from '../../../src/controllers/managedkey/public-keys.ts';
 
 function ecKey() {
@@ -34,7 +35,7 @@ test('publishes every version, current first and named, in PEM and JWKS', () => 
   // A verifier that only has the ConfigMap accepts signatures of the archived version too.
   const message = Buffer.from('overlap');
   const signature = sign('sha256', message, v1.privateKey);
-  const archived = createPublicKey({ key: jwks.keys[1] as object, format: 'jwk' });
+  const archived = createPublicKey({ key: jwks.keys[1] as JsonWebKey, format: 'jwk' });
   assert.ok(verify('sha256', message, archived, signature));
   assert.ok(!verify('sha256', message, createPublicKey(data['current.pem']!), signature));
 });

@@ -2,6 +2,7 @@
 // the CRD generator need to know about a kind is here, so neither repeats it.
 import Type from 'typebox';
 import type { Static, TObject } from 'typebox';
+import type { ObjectMeta } from '../kube/object.ts';
 
 export const GROUP = 'keyward.io';
 export const VERSION = 'v1alpha1';
@@ -46,28 +47,6 @@ export function defineResource<Spec extends TObject, Status extends TObject>(
   definition: ResourceDefinition<Spec, Status>,
 ): Resource<Spec, Status> {
   return { ...definition, group: GROUP, version: VERSION, apiVersion: API_VERSION };
-}
-
-/** The object metadata fields Keyward reads; the API server owns the rest. */
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  uid?: string;
-  generation?: number;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  deletionTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  ownerReferences?: {
-    apiVersion: string;
-    kind: string;
-    name: string;
-    uid: string;
-    controller?: boolean;
-    blockOwnerDeletion?: boolean;
-  }[];
 }
 
 /** The static type of a whole object of a kind. */

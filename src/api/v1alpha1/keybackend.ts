@@ -1,14 +1,6 @@
 import Type from 'typebox';
 import type { Static } from 'typebox';
-import {
-  Conditions,
-  LabelSelector,
-  SecretKeySelector,
-  StringEnum,
-  Timestamp,
-  Duration,
-  docOptions,
-} from '../schema.ts';
+import { Conditions, LabelSelector, SecretKeySelector, StringEnum, Duration, docOptions } from '../schema.ts';
 import { ALGORITHMS } from '../algorithms.ts';
 import { defineResource } from '../resource.ts';
 import type { ObjectOf } from '../resource.ts';
@@ -244,7 +236,6 @@ export const KeyBackendStatus = Type.Object(
         { description: 'What the backend can do.' },
       ),
     ),
-    lastCheckedTime: Type.Optional(Timestamp('Last time the backend was reached.')),
   },
   { description: 'Observed state of the KeyBackend.' },
 );

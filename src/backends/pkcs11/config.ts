@@ -1,7 +1,9 @@
 import { MisconfiguredError } from '../errors.ts';
 import { VENDOR_PROFILES } from './vendors.ts';
 
-export const PKCS11_VENDORS = ['softhsm2', 'luna', 'nshield', 'yubihsm2', 'cloudhsm', 'generic'] as const;
+import { PKCS11_VENDORS } from '../../api/v1alpha1/keybackend.ts';
+
+export { PKCS11_VENDORS };
 export type Pkcs11Vendor = (typeof PKCS11_VENDORS)[number];
 
 /** Which token to use. Prefer label or serial: some modules (SoftHSM) renumber slots. */

@@ -1,0 +1,190 @@
+// The KeyBackend controller: connects to the backend a KeyBackend describes, with the credential from its Secret,
+// checks it every healthCheckInterval, and reports what it is and can do in status.
+//
+// A connection is made from one generation of the KeyBackend and one resourceVersion of its Secret. A failure that
+// retrying cannot fix (a wrong PIN, a missing module) is not retried until one of them changes: HSM partitions lock a
+// PIN after a few wrong attempts, so offering the same wrong PIN again would lock the partition.
+import { KeyBackend as KeyBackendResource } from '../../api/v1alpha1/keybackend.ts';
+import type { KeyBackendObject, KeyBackendStatus } from '../../api/v1alpha1/keybackend.ts';
+import { ConditionType } from '../../api/v1alpha1/conditions.ts';
+import type { BackendCapabilities, BackendHealth, KeyBackend } from '../../backends/backend.ts';
+import { isBackendError } from '../../backends/errors.ts';
+import type { BackendMetrics } from '../../backends/instrumented.ts';
+import { credentialReference, openBackend } from '../../backends/registry.ts';
+import type { SecretReference } from '../../backends/registry.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import { isNotFound } from '../../kube/errors.ts';
+import type { KubeObject } from '../../kube/object.ts';
+import { builtinResources, resourceTypeOf } from '../../kube/resource.ts';
+import { describeError } from '../../log.ts';
+import { setCondition } from '../../runtime/conditions.ts';
+import type { ControllerDefinition, ReconcileContext } from '../../runtime/controller.ts';
+import { parseDuration } from '../../runtime/duration.ts';
+import { updateStatus } from '../../runtime/status.ts';
+import type { BackendConnections, ConnectionState, Unavailable } from './connections.ts';
+
+export const keyBackendType = resourceTypeOf(KeyBackendResource);
+
+/** First retry of a transient connection failure; doubles up to the health check interval. */
+const RETRY_BASE_MS = 5_000;
+
+interface Secret extends KubeObject {
+  data?: Record<string, string>;
+}
+
+export interface KeyBackendControllerOptions {
+  connections: BackendConnections;
+  backendMetrics: BackendMetrics;
+}
+
+export function keyBackendController({
+  connections,
+  backendMetrics,
+}: KeyBackendControllerOptions): ControllerDefinition<KeyBackendObject> {
+  return {
+    name: 'keybackend',
+    resource: keyBackendType,
+    reconcile: async (keyBackend, context) => {
+      const name = keyBackend.metadata.name ?? '';
+      const interval = parseDuration(keyBackend.spec.healthCheckInterval);
+      const credential = await readCredential(context.client, credentialReference(keyBackend.spec));
+      const source = `${keyBackend.metadata.generation ?? 0}/${credential.version}`;
+
+      const current = connections.current(name, source);
+      let state: ConnectionState;
+      let health: BackendHealth | undefined;
+      if ('unavailable' in credential) {
+        state = { ready: false, ...credential.unavailable };
+      } else if (current && !current.state.ready && !current.state.transient) {
+        state = current.state; // the same configuration failed for good: wait for a change
+      } else {
+        ({ state, health } = await connect(current?.state, () =>
+          openBackend(keyBackend.spec, credential.value).then((b) => backendMetrics.instrument(b)),
+        ));
+      }
+      await connections.set(name, source, state);
+      if (!state.ready) reportFailure(keyBackend, state, context);
+
+      await updateStatus(
+        context.client,
+        keyBackendType,
+        keyBackend,
+        desiredStatus(keyBackend, state, health, context),
+      );
+      const failures = connections.current(name, source)?.failures ?? 0;
+      return {
+        requeueAfter:
+          state.ready || !state.transient
+            ? interval
+            : Math.min(RETRY_BASE_MS * 2 ** (failures - 1), interval),
+      };
+    },
+  };
+}
+
+/** The credential's value and version, or why it cannot be read. */
+async function readCredential(
+  client: KubeClient,
+  reference: SecretReference | undefined,
+): Promise<{ value?: string; version: string } | { unavailable: Unavailable; version: string }> {
+  if (!reference) return { version: '' };
+  const where = `Secret ${reference.namespace}/${reference.name}`;
+  let secret: Secret;
+  try {
+    secret = await client.get<Secret>(builtinResources.secrets, reference.name, reference.namespace);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    return {
+      version: 'absent',
+      unavailable: { reason: 'SecretNotFound', message: `${where} does not exist`, transient: false },
+    };
+  }
+  const version = secret.metadata.resourceVersion ?? '';
+  const encoded = secret.data?.[reference.key];
+  if (encoded === undefined) {
+    return {
+      version,
+      unavailable: {
+        reason: 'SecretKeyNotFound',
+        message: `${where} has no key "${reference.key}"`,
+        transient: false,
+      },
+    };
+  }
+  return { value: Buffer.from(encoded, 'base64').toString('utf8'), version };
+}
+
+/** Checks an open connection, or opens a new one; a failure becomes a not-ready state, never a throw. */
+async function connect(
+  previous: ConnectionState | undefined,
+  open: () => Promise<KeyBackend>,
+): Promise<{ state: ConnectionState; health?: BackendHealth }> {
+  let backend = previous?.ready ? previous.backend : undefined;
+  try {
+    backend ??= await open();
+    const health = await backend.health();
+    const capabilities = backend.capabilities();
+    return { state: { ready: true, backend, capabilities }, health };
+  } catch (error) {
+    if (backend && !previous?.ready) await backend.close();
+    return { state: { ready: false, ...unavailable(error) } };
+  }
+}
+
+function unavailable(error: unknown): Unavailable {
+  if (isBackendError(error)) {
+    return { reason: error.code, message: error.message, transient: error.retry === 'backoff' };
+  }
+  return { reason: 'ConnectionFailed', message: describeError(error), transient: true };
+}
+
+function reportFailure(keyBackend: KeyBackendObject, state: Unavailable, context: ReconcileContext): void {
+  context.log.warn('backend unavailable', { reason: state.reason, message: state.message });
+  context.recorder.record(keyBackend, {
+    type: 'Warning',
+    reason: 'BackendError',
+    action: 'Connect',
+    note: `${state.reason}: ${state.message}`,
+  });
+}
+
+function desiredStatus(
+  keyBackend: KeyBackendObject,
+  state: ConnectionState,
+  health: BackendHealth | undefined,
+  context: ReconcileContext,
+): KeyBackendStatus {
+  const status = keyBackend.status ?? {};
+  const observedGeneration = keyBackend.metadata.generation ?? 0;
+  const ready = state.ready
+    ? {
+        status: 'True' as const,
+        reason: 'Connected',
+        message: health?.warnings.length
+          ? health.warnings.join('; ')
+          : 'the backend is reachable and logged in',
+      }
+    : { status: 'False' as const, reason: state.reason, message: state.message };
+  return {
+    ...status,
+    observedGeneration,
+    conditions: setCondition(
+      status.conditions,
+      { type: ConditionType.Ready, observedGeneration, ...ready },
+      context.clock.now(),
+    ),
+    ...(health ? { info: { ...health.info } } : {}),
+    ...(state.ready ? { capabilities: capabilitiesStatus(state.capabilities) } : {}),
+  };
+}
+
+function capabilitiesStatus(
+  capabilities: BackendCapabilities,
+): NonNullable<KeyBackendStatus['capabilities']> {
+  return {
+    algorithms: [...capabilities.algorithms],
+    nativeRotation: capabilities.nativeRotation,
+    versions: capabilities.versions,
+    minDestroyDelay: `${capabilities.minDestroyDelaySeconds}s`,
+  };
+}

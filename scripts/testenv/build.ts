@@ -15,17 +15,21 @@ export interface Binaries {
 }
 
 const progressIntervalMs = 15_000;
+/** keyward-controlplane (the module's main package) and kubectl (a tool of the module). */
+const goBuildPackages = ['.', 'k8s.io/kubernetes/cmd/kubectl'];
 
 /**
  * Returns the binaries built from hack/controlplane, building them first when the cache has no
- * build of exactly these sources (key: Kubernetes version + hash of go.mod, go.sum, *.go).
+ * build of exactly these sources and flags (key: Kubernetes version + hash of go.mod, go.sum,
+ * *.go and the go build arguments).
  */
 export async function ensureBinaries(log: (line: string) => void): Promise<Binaries> {
   const goMod = await readFile(join(moduleDir, 'go.mod'), 'utf8');
   const kubernetesVersion = /^\s*k8s\.io\/kubernetes (v\S+)/m.exec(goMod)?.[1];
   if (kubernetesVersion === undefined)
     throw new Error(`${moduleDir}/go.mod does not require k8s.io/kubernetes`);
-  const dir = join(buildCacheDir(), `kubernetes-${kubernetesVersion}-${await sourceHash()}`);
+  const args = goBuildArgs(kubernetesVersion);
+  const dir = join(buildCacheDir(), `kubernetes-${kubernetesVersion}-${await buildHash(args)}`);
   const binaries = {
     controlplane: join(dir, 'keyward-controlplane'),
     kubectl: join(dir, 'kubectl'),
@@ -38,20 +42,29 @@ export async function ensureBinaries(log: (line: string) => void): Promise<Binar
   await rm(partial, { recursive: true, force: true });
   await mkdir(partial, { recursive: true });
   try {
-    await goBuild(partial, binaries, log);
+    await goBuild(args, partial, binaries, log);
     await rm(dir, { recursive: true, force: true });
     await rename(partial, dir);
   } finally {
     await rm(partial, { recursive: true, force: true });
   }
+  await removeOtherBuilds(dir);
   return binaries;
 }
 
-async function sourceHash(): Promise<string> {
+/** Each build is about 190 MB; a control plane still running an old one is restarted anyway. */
+async function removeOtherBuilds(current: string): Promise<void> {
+  for (const entry of await readdir(dirname(current))) {
+    const path = join(dirname(current), entry);
+    if (path !== current && !entry.includes('.partial-')) await rm(path, { recursive: true, force: true });
+  }
+}
+
+async function buildHash(args: string[]): Promise<string> {
   const names = (await readdir(moduleDir))
     .filter((name) => name === 'go.mod' || name === 'go.sum' || name.endsWith('.go'))
     .sort();
-  const hash = createHash('sha256');
+  const hash = createHash('sha256').update(`${[...args, ...goBuildPackages].join(' ')}\0`);
   for (const name of names) {
     hash.update(`${name}\0`);
     hash.update(await readFile(join(moduleDir, name)));
@@ -69,16 +82,26 @@ function versionLdflags(kubernetesVersion: string): string {
     .join(' ');
 }
 
-async function goBuild(outDir: string, binaries: Binaries, log: (line: string) => void): Promise<void> {
+/** `go build` and its flags; goBuildPackages come after `-o`. */
+function goBuildArgs(kubernetesVersion: string): string[] {
+  // -s -w: no symbol table or DWARF, which shortens the link of these large binaries a lot.
+  const ldflags = `-s -w ${versionLdflags(kubernetesVersion)}`;
+  return ['build', '-v', '-trimpath', '-ldflags', ldflags];
+}
+
+async function goBuild(
+  args: string[],
+  outDir: string,
+  binaries: Binaries,
+  log: (line: string) => void,
+): Promise<void> {
   const { kubernetesVersion } = binaries;
   const startedAt = performance.now();
   log(
     `building kube-apiserver + etcd (Kubernetes ${kubernetesVersion}) and kubectl for ${dirname(binaries.kubectl)}; ` +
       'with an empty Go build cache this compiles about 2,300 packages (minutes on 2 cores)',
   );
-  // -s -w: no symbol table or DWARF, which shortens the link of these large binaries a lot.
-  const args = ['build', '-v', '-trimpath', '-ldflags', `-s -w ${versionLdflags(kubernetesVersion)}`];
-  const go = spawn('go', [...args, '-o', `${outDir}/`, '.', 'k8s.io/kubernetes/cmd/kubectl'], {
+  const go = spawn('go', [...args, '-o', `${outDir}/`, ...goBuildPackages], {
     cwd: moduleDir,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

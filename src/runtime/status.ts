@@ -17,11 +17,11 @@ export interface ObjectWithStatus<S> extends KubeObject {
  * Writes `desired` as the object's status if it differs from the current one. Returns the updated object,
  * or undefined when nothing needed writing. Throws the API error (409 on a stale resourceVersion).
  */
-export async function updateStatus<S, T extends ObjectWithStatus<S>>(
+export async function updateStatus<T extends ObjectWithStatus<unknown>>(
   client: KubeClient,
   resource: ResourceType,
   object: T,
-  desired: S,
+  desired: NonNullable<T['status']>,
 ): Promise<T | undefined> {
   const patch = mergePatch(object.status ?? {}, desired);
   if (patch === undefined) return undefined;

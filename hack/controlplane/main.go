@@ -62,10 +62,14 @@ func run(dir string) int {
 	if err != nil {
 		return fail(err)
 	}
-	defer etcd.Close()
-
 	fmt.Fprintf(os.Stderr, "keyward-controlplane: etcd ready, starting kube-apiserver on %s\n", ports.serverURL())
-	return cli.Run(apiserver)
+	err = cli.RunNoErrOutput(apiserver)
+	etcd.Close()
+	// Reported after etcd's shutdown messages, so the cause is the last line of the log.
+	if err != nil {
+		return fail(fmt.Errorf("kube-apiserver: %w", err))
+	}
+	return 0
 }
 
 func fail(err error) int {

@@ -33,7 +33,10 @@ export interface InformerTuning {
   relistPeriodMs?: number;
   /** Server-side watch timeout range [min, max) in seconds, chosen at random per watch (client-go: 5-10 min). */
   watchTimeoutSeconds?: readonly [number, number];
-  /** Backoff after failures (client-go's reflector: 800 ms doubling to 30 s, jitter 1.0). */
+  /**
+   * Backoff after failures: 800 ms doubling to 15 s, each stretched by up to 100% jitter, so at most 30 s
+   * pass between attempts (client-go's reflector caps at 30 s before jitter, up to 60 s).
+   */
   backoff?: BackoffOptions;
 }
 
@@ -49,7 +52,7 @@ const defaultTuning: Required<InformerTuning> = {
   staleWatchMs: 150_000,
   relistPeriodMs: 30 * 60_000,
   watchTimeoutSeconds: [300, 600],
-  backoff: { initialMs: 800, maxMs: 30_000, factor: 2, jitter: 1 },
+  backoff: { initialMs: 800, maxMs: 15_000, factor: 2, jitter: 1 },
 };
 
 type WatchEnd = 'closed' | 'stale' | 'relist' | 'gone';

@@ -19,6 +19,7 @@ import {
   isBeingDeleted,
   removeFinalizer,
 } from '../../../src/runtime/finalizers.ts';
+import { TerminalError } from '../../../src/runtime/controller.ts';
 import type { Controller } from '../../../src/runtime/controller.ts';
 import { Manager } from '../../../src/runtime/manager.ts';
 import type { InformerTuning } from '../../../src/runtime/informer.ts';
@@ -158,6 +159,65 @@ describe('controller runtime against a real API server', () => {
     });
     assert.equal(calls, 2);
     assert.ok(((await metricValue(metrics, 'workqueue_adds_total', { name: 'slow' })) ?? 0) <= 3);
+  });
+
+  it('does not retry a terminal error, and counts it', async () => {
+    let calls = 0;
+    const { metrics } = startManager((manager) => {
+      manager.addController<ConfigMap>({
+        name: 'terminal',
+        resource: configMaps,
+        labelSelector: `${testLabel}=terminal`,
+        reconcile() {
+          calls += 1;
+          return Promise.reject(new TerminalError('spec.size must be positive'));
+        },
+      });
+    });
+    await env.client.create(configMaps, configMap('terminal', 'terminal'));
+    const labels = { controller: 'terminal' };
+    await eventually('the terminal error to be counted', async () => {
+      return (await metricValue(metrics, 'controller_runtime_terminal_reconcile_errors_total', labels)) === 1;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    assert.equal(calls, 1, 'not retried');
+    assert.equal(await metricValue(metrics, 'controller_runtime_reconcile_errors_total', labels), 1);
+    assert.equal(await metricValue(metrics, 'workqueue_retries_total', { name: 'terminal' }), 0);
+
+    // A change to the object is a new chance.
+    await env.client.patch(configMaps, 'terminal', namespace, 'merge', { data: { size: '1' } });
+    await eventually('a reconcile of the changed object', () => calls === 2);
+  });
+
+  it('lets in-flight reconciles finish when stopped, and takes no new work', async () => {
+    let release = (): void => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let running = (): void => undefined;
+    const started = new Promise<void>((resolve) => (running = resolve));
+    const finished: string[] = [];
+    const { manager } = startManager((manager) => {
+      manager.addController<ConfigMap>({
+        name: 'draining',
+        resource: configMaps,
+        labelSelector: `${testLabel}=drain`,
+        async reconcile(object) {
+          running();
+          await gate;
+          finished.push(object.metadata.name ?? '');
+          return {};
+        },
+      });
+    });
+    await env.client.create(configMaps, configMap('drain-1', 'drain'));
+    await started;
+    let stopped = false;
+    const stopping = manager.stop().then(() => (stopped = true));
+    await env.client.create(configMaps, configMap('drain-2', 'drain'));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(stopped, false, 'stop waits for the running reconcile');
+    release();
+    await stopping;
+    assert.deepEqual(finished, ['drain-1']);
   });
 
   it('retries a status write that got 409 Conflict and ends with the latest generation observed', async () => {

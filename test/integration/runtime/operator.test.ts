@@ -168,8 +168,9 @@ describe('operator process', () => {
     await observed(namespace, 'one', { v: '2' });
     await observed(namespace, 'two', { v: '1' });
     const lease = await env.client.get<Lease>(builtinResources.leases, 'fixture-lock', namespace);
-    assert.equal(lease.spec?.holderIdentity, await identityOf(standby));
-    assert.ok((lease.spec?.leaseTransitions ?? 0) >= 1);
+    assert.ok(lease.spec);
+    assert.equal(lease.spec.holderIdentity, await identityOf(standby));
+    assert.ok((lease.spec.leaseTransitions ?? 0) >= 1);
   });
 
   it('releases the lease on SIGTERM so the standby takes over without waiting for it to expire', async () => {

@@ -1,5 +1,5 @@
 // Renders the CRD files (crds/ and the Helm chart's CRD templates) from src/api, the single source of truth.
-import { dumpYaml } from '@kubernetes/client-node';
+import { dump } from 'js-yaml';
 import { customResourceDefinition } from '../src/api/crd.ts';
 import { RESOURCES } from '../src/api/v1alpha1/index.ts';
 
@@ -27,7 +27,7 @@ export function renderCrdFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const resource of RESOURCES) {
     const crd = customResourceDefinition(resource);
-    const yaml = dumpYaml(crd, { lineWidth: -1, noRefs: true });
+    const yaml = dump(crd, { lineWidth: -1, noRefs: true, sortKeys: true });
     const file = `${crd.metadata.name.split('.').slice(1).join('.')}_${resource.plural}.yaml`;
     files.set(`${CRD_DIR}/${file}`, HEADER + yaml);
     files.set(`${CHART_CRD_DIR}/${file}`, helmTemplate(yaml));

@@ -31,9 +31,32 @@ export interface CustomResourceDefinition {
 
 type JsonSchema = { [key: string]: unknown };
 
+/**
+ * A field with a default is never required in the CRD: the API server checks `required` before it applies
+ * defaults, so it would refuse the object the default was meant to complete. (The static types still show the field
+ * as present, as it is in every object the API server returns.)
+ */
+function optionalWhenDefaulted(node: JsonSchema): JsonSchema {
+  const properties = node['properties'] as Record<string, JsonSchema> | undefined;
+  const items = node['items'] as JsonSchema | undefined;
+  const result: JsonSchema = { ...node };
+  if (properties) {
+    result['properties'] = Object.fromEntries(
+      Object.entries(properties).map(([name, child]) => [name, optionalWhenDefaulted(child)]),
+    );
+    const required = (node['required'] as string[] | undefined)?.filter(
+      (name) => !('default' in properties[name]!),
+    );
+    if (required?.length) result['required'] = required;
+    else delete result['required'];
+  }
+  if (items) result['items'] = optionalWhenDefaulted(items);
+  return result;
+}
+
 /** A plain JSON copy of a TypeBox schema (TypeBox keeps internal markers as symbols; JSON drops them). */
 function plainSchema(schema: TObject): JsonSchema {
-  const json = JSON.parse(JSON.stringify(schema)) as JsonSchema;
+  const json = optionalWhenDefaulted(JSON.parse(JSON.stringify(schema)) as JsonSchema);
   // The API server owns metadata's schema; a CRD may only say it is an object.
   json['properties'] = { ...(json['properties'] as JsonSchema), metadata: { type: 'object' } };
   return json;

@@ -46,25 +46,35 @@ export function StringEnum<const T extends readonly string[]>(
 /** Go's time.ParseDuration syntax, which is also what CEL's duration() accepts. */
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$';
 
-/** A Go-style duration string such as `2160h` or `30m`, optionally bounded below and above. */
+/**
+ * A Go-style duration string such as `2160h` or `30m`, optionally bounded below and above. The format is a CEL rule
+ * rather than a `pattern`, so that a bad value gets a plain message, and the bounds are only checked on a value in
+ * that format (CEL's duration() would fail with a type conversion error on anything else).
+ */
 export function Duration(
   doc: Doc & { min?: string; max?: string; minMessage?: string; maxMessage?: string; default?: string },
 ) {
-  const rules: CelRule[] = [...(doc.rules ?? [])];
+  const wellFormed = `self.matches(r'${DURATION_PATTERN}')`;
+  const rules: CelRule[] = [
+    {
+      rule: wellFormed,
+      message: 'must be a duration such as 90m, 36h or 2160h (units: ns, us, ms, s, m, h)',
+    },
+    ...(doc.rules ?? []),
+  ];
   if (doc.min !== undefined) {
     rules.push({
-      rule: `duration(self) >= duration('${doc.min}')`,
+      rule: `!${wellFormed} || duration(self) >= duration('${doc.min}')`,
       message: doc.minMessage ?? `must be at least ${doc.min}`,
     });
   }
   if (doc.max !== undefined) {
     rules.push({
-      rule: `duration(self) <= duration('${doc.max}')`,
+      rule: `!${wellFormed} || duration(self) <= duration('${doc.max}')`,
       message: doc.maxMessage ?? `must be at most ${doc.max}`,
     });
   }
   return Type.String({
-    pattern: DURATION_PATTERN,
     maxLength: 64,
     ...(doc.default === undefined ? {} : { default: doc.default }),
     ...docOptions({ description: doc.description, rules }),

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadAllYaml } from '@kubernetes/client-node';
+import { loadAll } from 'js-yaml';
 import { objectSchema } from '../../../src/api/resource.ts';
 import { validate } from '../../../src/api/schema.ts';
 import { RESOURCES } from '../../../src/api/v1alpha1/index.ts';
@@ -12,7 +12,7 @@ const examples = path.resolve(import.meta.dirname, '../../../examples');
 test('every Keyward object in examples/ passes runtime validation', async () => {
   let checked = 0;
   for (const file of await readdir(examples)) {
-    for (const object of loadAllYaml(await readFile(path.join(examples, file), 'utf8')) as {
+    for (const object of loadAll(await readFile(path.join(examples, file), 'utf8')) as {
       kind: string;
     }[]) {
       const resource = RESOURCES.find((r) => r.kind === object.kind);

@@ -194,9 +194,16 @@ export class Informer<T extends KubeObject> {
           continue;
         }
         const delayMs = Math.round(backoff.next());
+        const code = statusCode(err);
         this.#log.warn('list/watch failed; retrying', {
           err,
-          statusCode: statusCode(err),
+          statusCode: code,
+          ...(code === 404
+            ? { hint: 'the API server does not serve this resource: is its CRD installed?' }
+            : {}),
+          ...(code === 403
+            ? { hint: 'the operator lacks RBAC permission to list and watch this resource' }
+            : {}),
           retryInMs: delayMs,
           synced: this.#synced,
         });

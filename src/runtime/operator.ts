@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 import { ConfigError, parseCommandLine } from '../config.ts';
+import type { OperatorConfig } from '../config.ts';
 import type { ControllerFactory } from '../controllers/registry.ts';
 import { createLogger, describeError } from '../log.ts';
 import type { Logger } from '../log.ts';
@@ -76,27 +77,8 @@ export async function runOperator({ argv, controllers }: OperatorRun): Promise<n
   });
   for (const addControllers of controllers) addControllers(manager);
 
-  const servers: RunningServer[] = [];
-  try {
-    for (const [what, address, handler] of [
-      ['metrics', config.metricsBindAddress, metricsHandler(metrics)],
-      [
-        'health probes',
-        config.healthProbeBindAddress,
-        probesHandler({ healthy: () => true, ready: () => manager.ready }),
-      ],
-    ] as const) {
-      const server = await serve(address, handler);
-      if (server) {
-        servers.push(server);
-        log.info(`serving ${what}`, { address: server.address });
-      }
-    }
-  } catch (err) {
-    log.error('cannot start: a listen address is not available', { err });
-    await Promise.all(servers.map((server) => server.close()));
-    return 1;
-  }
+  const servers = await startServers(config, metrics, manager, log);
+  if (!servers) return 1;
 
   manager.start();
   log.info('operator started', {
@@ -118,6 +100,38 @@ export async function runOperator({ argv, controllers }: OperatorRun): Promise<n
   await Promise.all(servers.map((server) => server.close()));
   log.info('stopped');
   return 0;
+}
+
+/** The metrics and probe servers, or undefined (after logging why) when an address cannot be bound. */
+async function startServers(
+  config: OperatorConfig,
+  metrics: OperatorMetrics,
+  manager: Manager,
+  log: Logger,
+): Promise<RunningServer[] | undefined> {
+  const wanted = [
+    { what: 'metrics', address: config.metricsBindAddress, handler: metricsHandler(metrics) },
+    {
+      what: 'health probes',
+      address: config.healthProbeBindAddress,
+      handler: probesHandler({ healthy: () => true, ready: () => manager.ready }),
+    },
+  ];
+  const servers: RunningServer[] = [];
+  try {
+    for (const { what, address, handler } of wanted) {
+      const server = await serve(address, handler);
+      if (server) {
+        servers.push(server);
+        log.info(`serving ${what}`, { address: server.address });
+      }
+    }
+    return servers;
+  } catch (err) {
+    log.error('cannot start: a listen address is not available', { err });
+    await Promise.all(servers.map((server) => server.close()));
+    return undefined;
+  }
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */

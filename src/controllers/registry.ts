@@ -2,7 +2,8 @@
 // indexes they need, to the manager.
 
 import type { Manager } from '../runtime/manager.ts';
+import { addKeywardControllers } from './keyward.ts';
 
 export type ControllerFactory = (manager: Manager) => void;
 
-export const controllerFactories: readonly ControllerFactory[] = [];
+export const controllerFactories: readonly ControllerFactory[] = [addKeywardControllers];

@@ -14,7 +14,11 @@ export interface TestCluster {
 
 /** Starts (or reuses) the local control plane and returns a client for it. */
 export async function testCluster(): Promise<TestCluster> {
-  const controlPlane = await ensureControlPlane({ log: (line) => console.error(`[testenv] ${line}`) });
+  const controlPlane = await ensureControlPlane({
+    log: (line) => {
+      console.error(`[testenv] ${line}`);
+    },
+  });
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(controlPlane.kubeconfig);
   return { client: new KubeClient(kubeConfig), kubeconfigPath: controlPlane.kubeconfig };

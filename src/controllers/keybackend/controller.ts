@@ -10,7 +10,7 @@ import { ConditionType } from '../../api/v1alpha1/conditions.ts';
 import type { BackendCapabilities, BackendHealth, KeyBackend } from '../../backends/backend.ts';
 import { isBackendError } from '../../backends/errors.ts';
 import type { BackendMetrics } from '../../backends/instrumented.ts';
-import { credentialReference, openBackend } from '../../backends/registry.ts';
+import { backendKind, credentialReference, openBackend } from '../../backends/registry.ts';
 import type { SecretReference } from '../../backends/registry.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isNotFound } from '../../kube/errors.ts';
@@ -58,6 +58,8 @@ export function keyBackendController({
       } else if (current && !current.state.ready && !current.state.transient) {
         state = current.state; // the same configuration failed for good: wait for a change
       } else {
+        if (!current?.state.ready)
+          context.log.info('connecting to the backend', { backend: backendKind(keyBackend.spec) });
         ({ state, health } = await connect(current?.state, () =>
           openBackend(keyBackend.spec, credential.value).then((b) => backendMetrics.instrument(b)),
         ));

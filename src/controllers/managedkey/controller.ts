@@ -1,0 +1,308 @@
+// The ManagedKey controller: generates the key in its backend, checks it, publishes its public keys, and on deletion
+// retains, disables or destroys it as the spec says.
+//
+// Level-triggered and crash-safe: every backend identity is derived from the ManagedKey's uid and version
+// (versions.ts), so a reconcile that died half-way is finished by the next one, by adoption, never by a duplicate.
+// In steady state a reconcile reads only caches and memory: no backend call and no API write.
+import { isAsymmetric } from '../../api/algorithms.ts';
+import { ConditionType } from '../../api/v1alpha1/conditions.ts';
+import type { KeyBackendObject } from '../../api/v1alpha1/keybackend.ts';
+import { ManagedKey } from '../../api/v1alpha1/managedkey.ts';
+import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
+import type { KeyBackend } from '../../backends/backend.ts';
+import { isBackendError } from '../../backends/errors.ts';
+import { failpoint } from '../../failpoints.ts';
+import { matchesLabelSelector } from '../../kube/label-selector.ts';
+import type { KubeObject } from '../../kube/object.ts';
+import { builtinResources, resourceTypeOf } from '../../kube/resource.ts';
+import { setCondition } from '../../runtime/conditions.ts';
+import type { ControllerDefinition, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
+import { addFinalizer, isBeingDeleted } from '../../runtime/finalizers.ts';
+import type { Informer } from '../../runtime/informer.ts';
+import { updateStatus } from '../../runtime/status.ts';
+import type { BackendConnections } from '../keybackend/connections.ts';
+import { keyBackendType } from '../keybackend/controller.ts';
+import { finalizeKey } from './deletion.ts';
+import {
+  FingerprintMismatchError,
+  MANAGED_BY,
+  MANAGED_BY_LABEL,
+  distributePublicKeys,
+} from './distribution.ts';
+import type { ConfigMap, PublicKeyCache } from './distribution.ts';
+import { generateVersion, keyIdentity, usagesInState } from './versions.ts';
+
+export const managedKeyType = resourceTypeOf(ManagedKey);
+export const KEY_FINALIZER = 'keyward.io/key-lifecycle';
+
+export interface ManagedKeyControllerDeps {
+  connections: BackendConnections;
+  keyBackends: Informer<KeyBackendObject>;
+  namespaces: Informer<KubeObject>;
+  configMaps: Informer<ConfigMap>;
+  publicKeys: PublicKeyCache;
+  /** Keys ("namespace/name") of the ManagedKeys that use a KeyBackend. */
+  keysUsingBackend(name: string): string[];
+}
+
+/** Why the key cannot be worked on now. */
+export interface Blocked {
+  reason: string;
+  message: string;
+  /** The backend is at fault (BackendReady=False), rather than the key's own spec. */
+  backendFault: boolean;
+}
+
+export type Resolution = { backend: KeyBackend; keyBackend: KeyBackendObject } | { blocked: Blocked };
+
+/** Thrown when a recorded version is gone from the backend or no longer what was generated. */
+class VersionIntegrityError extends Error {
+  readonly reason: 'KeyMissing' | 'FingerprintMismatch';
+  constructor(message: string, reason: 'KeyMissing' | 'FingerprintMismatch') {
+    super(message);
+    this.reason = reason;
+  }
+}
+
+export function managedKeyController(deps: ManagedKeyControllerDeps): ControllerDefinition<ManagedKeyObject> {
+  // Versions checked against the backend since this process started; a restart checks each once again.
+  const verified = new Set<string>();
+  return {
+    name: 'managedkey',
+    resource: managedKeyType,
+    workers: 4,
+    owns: [{ resource: builtinResources.configMaps, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }],
+    watches: [{ resource: keyBackendType, map: (kb) => deps.keysUsingBackend(kb.metadata.name ?? '') }],
+    reconcile: async (key, context) => {
+      if (isBeingDeleted(key)) return finalizeKey(key, context, deps.connections);
+      const current = (await addFinalizer(context.client, managedKeyType, key, KEY_FINALIZER)) ?? key;
+      return reconcileKey(current, context, deps, verified);
+    },
+  };
+}
+
+/** The backend the key lives in, if the key may use it now. */
+export function resolveBackend(key: ManagedKeyObject, deps: ManagedKeyControllerDeps): Resolution {
+  const name = key.spec.backendRef.name;
+  const keyBackend = deps.keyBackends.get('', name);
+  if (!keyBackend) return blocked('BackendNotFound', `KeyBackend ${name} does not exist`, true);
+  const namespace = key.metadata.namespace ?? '';
+  const labels = deps.namespaces.get('', namespace)?.metadata.labels;
+  if (!matchesLabelSelector(keyBackend.spec.namespaceSelector, labels)) {
+    return blocked(
+      'NamespaceNotAllowed',
+      `KeyBackend ${name} does not serve namespace ${namespace}: the namespace does not match its namespaceSelector`,
+      false,
+    );
+  }
+  const minimum = key.spec.protection.minFipsLevel;
+  if (minimum !== undefined && keyBackend.spec.fipsLevel < minimum) {
+    return blocked(
+      'InsufficientProtection',
+      `the key requires FIPS 140 level ${minimum} but KeyBackend ${name} is validated to level ${keyBackend.spec.fipsLevel}; nothing was generated`,
+      false,
+    );
+  }
+  const connection = deps.connections.get(name);
+  if (!connection) return blocked('BackendNotReady', `KeyBackend ${name} is not connected yet`, true);
+  if (!connection.ready) {
+    return blocked('BackendNotReady', `KeyBackend ${name} is not ready: ${connection.message}`, true);
+  }
+  if (!connection.capabilities.algorithms.includes(key.spec.algorithm)) {
+    return blocked(
+      'UnsupportedAlgorithm',
+      `KeyBackend ${name} cannot generate ${key.spec.algorithm} keys; it offers ${connection.capabilities.algorithms.join(', ')}`,
+      false,
+    );
+  }
+  return { backend: connection.backend, keyBackend };
+}
+
+function blocked(reason: string, message: string, backendFault: boolean): { blocked: Blocked } {
+  return { blocked: { reason, message, backendFault } };
+}
+
+/** Writes status from one object version to the next, so that a second write in one reconcile is not a 409. */
+class StatusWriter {
+  #object: ManagedKeyObject;
+  constructor(object: ManagedKeyObject) {
+    this.#object = object;
+  }
+  get object(): ManagedKeyObject {
+    return this.#object;
+  }
+  async write(context: ReconcileContext, status: ManagedKeyStatus): Promise<void> {
+    const updated = await updateStatus(context.client, managedKeyType, this.#object, status);
+    if (updated) this.#object = updated;
+  }
+}
+
+async function reconcileKey(
+  key: ManagedKeyObject,
+  context: ReconcileContext,
+  deps: ManagedKeyControllerDeps,
+  verified: Set<string>,
+): Promise<ReconcileResult> {
+  const now = context.clock.now();
+  const generation = key.metadata.generation ?? 0;
+  const writer = new StatusWriter(key);
+  const status: ManagedKeyStatus = { ...(key.status ?? {}), observedGeneration: generation };
+  const condition = (type: string, state: 'True' | 'False', reason: string, message: string): void => {
+    status.conditions = setCondition(
+      status.conditions,
+      { type, status: state, reason, message, observedGeneration: generation },
+      now,
+    );
+  };
+
+  const resolution = resolveBackend(key, deps);
+  if ('blocked' in resolution) {
+    const { reason, message, backendFault } = resolution.blocked;
+    condition(ConditionType.Ready, 'False', reason, message);
+    if (backendFault) condition(ConditionType.BackendReady, 'False', reason, message);
+    if (!status.currentVersion) status.phase = backendFault ? 'Pending' : 'Failed';
+    await writer.write(context, status);
+    return {};
+  }
+  const { backend, keyBackend } = resolution;
+  const backendName = keyBackend.metadata.name ?? '';
+  condition(ConditionType.BackendReady, 'True', 'Connected', `KeyBackend ${backendName} is ready`);
+  status.effectiveFipsLevel = keyBackend.spec.fipsLevel;
+
+  try {
+    if (!status.currentVersion) {
+      status.phase = 'Generating';
+      const { entry, outcome } = await generateVersion(backend, key, 1, now);
+      failpoint('managedkey-after-generate');
+      Object.assign(status, currentVersionFields(entry), { versions: [entry], phase: 'Active' });
+      // Recorded at once: from here on the version exists in status whatever happens next.
+      await writer.write(context, status);
+      context.recorder.record(key, {
+        type: 'Normal',
+        reason: outcome === 'created' ? 'KeyCreated' : 'KeyAdopted',
+        action: 'Generate',
+        note: `version 1 ${outcome === 'created' ? 'generated' : 'found and adopted'} in KeyBackend ${backendName}${entry.fingerprint ? ` (${entry.fingerprint})` : ''}`,
+      });
+    }
+    const versions = status.versions ?? [];
+    await verifyVersions(key, versions, backend, deps, verified);
+
+    if (key.spec.distribution?.publicKey && isAsymmetric(key.spec.algorithm)) {
+      const distribution = await distributePublicKeys(key, versions, {
+        ...deps,
+        backend,
+        client: context.client,
+      });
+      condition(ConditionType.Distributed, distribution.status, distribution.reason, distribution.message);
+    } else {
+      status.conditions = status.conditions?.filter((c) => c.type !== ConditionType.Distributed);
+    }
+    status.phase = 'Active';
+    condition(
+      ConditionType.Ready,
+      'True',
+      'KeyReady',
+      `version ${status.currentVersion ?? 1} is active in KeyBackend ${backendName}`,
+    );
+  } catch (error) {
+    const failure = describeFailure(error);
+    if (!failure) throw error;
+    condition(ConditionType.Ready, 'False', failure.reason, failure.message);
+    if (failure.backendFault) condition(ConditionType.BackendReady, 'False', failure.reason, failure.message);
+    if (failure.integrity) status.phase = 'Failed';
+    else if (!status.currentVersion) status.phase = 'Pending';
+    await writer.write(context, status);
+    context.recorder.record(key, {
+      type: 'Warning',
+      reason: failure.integrity ? failure.reason : 'BackendError',
+      action: 'Reconcile',
+      note: failure.message,
+    });
+    if (failure.retry) throw error;
+    return {};
+  }
+  await writer.write(context, status);
+  return {};
+}
+
+function currentVersionFields(entry: KeyVersion): Partial<ManagedKeyStatus> {
+  return {
+    currentVersion: entry.version,
+    keyRef: entry.keyRef,
+    ...(entry.fingerprint ? { publicKeyFingerprint: entry.fingerprint } : {}),
+  };
+}
+
+/**
+ * Checks, once per process, that each recorded version is in the backend, is the key that was generated (its
+ * fingerprint), and may do exactly what its state allows, restoring the usages if someone changed them.
+ */
+async function verifyVersions(
+  key: ManagedKeyObject,
+  versions: readonly KeyVersion[],
+  backend: KeyBackend,
+  deps: ManagedKeyControllerDeps,
+  verified: Set<string>,
+): Promise<void> {
+  for (const version of versions) {
+    if (version.state === 'Destroyed') continue;
+    const memo = `${key.metadata.uid ?? ''}/${version.version}/${version.state}`;
+    if (verified.has(memo)) continue;
+    const identity = keyIdentity(key, version.version);
+    const observed = await backend.observe(identity);
+    if (!observed) {
+      throw new VersionIntegrityError(
+        `version ${version.version} (${version.keyRef}) is missing from the backend; it was not regenerated, to avoid silently replacing a key that is in use`,
+        'KeyMissing',
+      );
+    }
+    if (isAsymmetric(key.spec.algorithm)) {
+      try {
+        await deps.publicKeys.get(backend, key, version);
+      } catch (error) {
+        if (error instanceof FingerprintMismatchError) {
+          throw new VersionIntegrityError(error.message, 'FingerprintMismatch');
+        }
+        throw error;
+      }
+    }
+    const expected = usagesInState(version.state, key.spec.usages);
+    if (!sameSet(observed.usages, expected)) await backend.setUsages(identity, expected);
+    verified.add(memo);
+  }
+}
+
+function sameSet<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((item) => b.includes(item));
+}
+
+interface Failure {
+  reason: string;
+  message: string;
+  backendFault: boolean;
+  integrity: boolean;
+  retry: boolean;
+}
+
+/** A failure to report in a condition, or undefined for a bug that must surface as a crash of the reconcile. */
+function describeFailure(error: unknown): Failure | undefined {
+  if (error instanceof VersionIntegrityError) {
+    return {
+      reason: error.reason,
+      message: error.message,
+      backendFault: false,
+      integrity: true,
+      retry: false,
+    };
+  }
+  if (isBackendError(error)) {
+    return {
+      reason: error.code,
+      message: error.message,
+      backendFault: true,
+      integrity: false,
+      retry: error.retry === 'backoff',
+    };
+  }
+  return undefined;
+}

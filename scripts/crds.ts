@@ -27,7 +27,7 @@ export function renderCrdFiles(): Map<string, string> {
   const files = new Map<string, string>();
   for (const resource of RESOURCES) {
     const crd = customResourceDefinition(resource);
-    const yaml = dump(crd, { lineWidth: -1, noRefs: true, sortKeys: true });
+    const yaml = dump(crd, { lineWidth: -1, noRefs: true });
     const file = `${crd.metadata.name.split('.').slice(1).join('.')}_${resource.plural}.yaml`;
     files.set(`${CRD_DIR}/${file}`, HEADER + yaml);
     files.set(`${CHART_CRD_DIR}/${file}`, helmTemplate(yaml));

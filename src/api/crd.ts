@@ -45,7 +45,7 @@ function optionalWhenDefaulted(node: JsonSchema): JsonSchema {
       Object.entries(properties).map(([name, child]) => [name, optionalWhenDefaulted(child)]),
     );
     const required = (node['required'] as string[] | undefined)?.filter(
-      (name) => !('default' in properties[name]!),
+      (name) => !('default' in (properties[name] ?? {})),
     );
     if (required?.length) result['required'] = required;
     else delete result['required'];

@@ -47,6 +47,9 @@ import { type FoundToken, findToken, slotNumber, tokenInfo } from './token.ts';
 import { pkcs11Uri } from './uri.ts';
 import { VENDOR_PROFILES, type VendorProfile } from './vendors.ts';
 
+/** The lock key of operations that the vendor profile makes one-at-a-time per token. */
+const TOKEN_WIDE = Buffer.from('token-wide');
+
 /** A lookup that misses re-enumerates the token when the index is older than this (the key may be new). */
 const REFRESH_ON_MISS_AFTER_MS = 10_000;
 
@@ -194,7 +197,9 @@ export class Pkcs11Backend implements KeyBackend {
     assertValidIdentity(identity);
     this.#checkSpec(spec);
     const oid = objectIdentity(identity, this.#profile);
-    return this.#exclusive(oid.id, () =>
+    const exclusive = <T>(fn: () => Promise<T>): Promise<T> =>
+      this.#profile.serialGeneration ? this.#exclusive(TOKEN_WIDE, fn) : this.#exclusive(oid.id, fn);
+    return exclusive(() =>
       this.#pool.use(`create ${oid.label}`, async (session): Promise<CreateResult> => {
         // Searched on the token, not the index: this is what stops a second key being generated.
         const found = findObjectsById(this.#pkcs11, session, oid.id);

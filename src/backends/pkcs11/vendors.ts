@@ -15,6 +15,11 @@ export interface VendorProfile {
   readonly privatePublicKeys: boolean;
   /** The token refuses two objects with the same label, so the public half gets its own. */
   readonly uniqueLabels: boolean;
+  /**
+   * Generate one key at a time per token. SoftHSM 2.6's file object store answers CKR_GENERAL_ERROR now and then when
+   * two key pairs are generated at once, even with OS locking.
+   */
+  readonly serialGeneration: boolean;
   /** The shape the user PIN must have, checked before any login attempt spends one of the HSM's retries. */
   readonly pinFormat?: { readonly pattern: RegExp; readonly description: string };
 }
@@ -24,11 +29,13 @@ const STANDARD = {
   maxLabelLength: 127,
   privatePublicKeys: false,
   uniqueLabels: false,
+  serialGeneration: false,
 } as const;
 
 export const VENDOR_PROFILES: { readonly [V in Pkcs11Vendor]: VendorProfile } = {
   softhsm2: {
     ...STANDARD,
+    serialGeneration: true,
     defaultModulePaths: [
       '/usr/lib/softhsm/libsofthsm2.so',
       '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',

@@ -17,6 +17,8 @@ export interface OperatorConfig {
   logLevel: LogLevel;
   kubeconfig: string | undefined;
   gracefulShutdownTimeoutMs: number;
+  /** Export per-ManagedKey series (namespace and name labels); off on clusters with very many keys. */
+  perKeyMetrics: boolean;
 }
 
 export type ParsedCommandLine = { help: string } | { config: OperatorConfig };
@@ -50,6 +52,8 @@ Flags:
   --log-level LEVEL                  ${logLevels.join(', ')} (default "info")
   --kubeconfig PATH                  kubeconfig file to use
   --graceful-shutdown-timeout D      how long to wait for running reconciles on shutdown (default "30s")
+  --per-key-metrics                  export keyward_key_* series per ManagedKey; --per-key-metrics=false on very
+                                     large clusters (default true)
   -h, --help                         show this help
 
 Durations are Go durations: 500ms, 15s, 1m30s.`;
@@ -69,6 +73,7 @@ export function parseCommandLine(
       args: normalizeBooleans(argv),
       strict: true,
       allowPositionals: false,
+      allowNegative: true,
       options: {
         'metrics-bind-address': { type: 'string', default: ':8080' },
         'health-probe-bind-address': { type: 'string', default: ':8081' },
@@ -82,6 +87,7 @@ export function parseCommandLine(
         'log-level': { type: 'string', default: 'info' },
         kubeconfig: { type: 'string' },
         'graceful-shutdown-timeout': { type: 'string', default: '30s' },
+        'per-key-metrics': { type: 'boolean', default: true },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -127,6 +133,7 @@ export function parseCommandLine(
       logLevel,
       kubeconfig: values.kubeconfig,
       gracefulShutdownTimeoutMs: durationFlag(values, 'graceful-shutdown-timeout'),
+      perKeyMetrics: values['per-key-metrics'],
     },
   };
 }
@@ -142,11 +149,11 @@ function durationFlag<K extends string>(values: Record<K, string | boolean | und
   }
 }
 
-// Go's flag package accepts --leader-elect=true/false; node's parseArgs only the bare flag.
+// Go's flag package accepts --leader-elect=true/false; node's parseArgs takes --flag and --no-flag.
 function normalizeBooleans(argv: readonly string[]): string[] {
-  return argv.flatMap((arg) => {
-    const match = /^(--(?:leader-elect|help))=(true|false)$/.exec(arg);
-    if (!match) return [arg];
-    return match[2] === 'true' ? [match[1] ?? arg] : [];
+  return argv.map((arg) => {
+    const match = /^--(leader-elect|per-key-metrics|help)=(true|false)$/.exec(arg);
+    if (!match) return arg;
+    return match[2] === 'true' ? `--${match[1] ?? ''}` : `--no-${match[1] ?? ''}`;
   });
 }

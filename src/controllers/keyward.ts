@@ -6,6 +6,10 @@ import { BackendMetrics } from '../backends/instrumented.ts';
 import { objectKey } from '../kube/object.ts';
 import type { KubeObject } from '../kube/object.ts';
 import { builtinResources } from '../kube/resource.ts';
+import { Counter } from 'prom-client';
+import type { OperatorConfig } from '../config.ts';
+import { parseDuration } from '../runtime/duration.ts';
+import type { Informer } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { BackendConnections } from './keybackend/connections.ts';
 import { keyBackendController, keyBackendType } from './keybackend/controller.ts';
@@ -15,11 +19,18 @@ import type { ConfigMap } from './managedkey/distribution.ts';
 
 const BY_BACKEND = 'backend';
 
-export function addKeywardControllers(manager: Manager): void {
+export function addKeywardControllers(manager: Manager, config: Pick<OperatorConfig, 'perKeyMetrics'>): void {
   const connections = new BackendConnections();
   const keyBackends = manager.informer<KeyBackendObject>({ resource: keyBackendType });
   const managedKeys = manager.informer<ManagedKeyObject>({ resource: managedKeyType });
   managedKeys.addIndex(BY_BACKEND, (key) => [key.spec.backendRef.name]);
+
+  const rotations = new Counter({
+    name: 'keyward_key_rotations_total',
+    help: 'Rotations of ManagedKeys, by result (success or failure).',
+    labelNames: ['result'],
+    registers: [manager.metrics.registry],
+  });
 
   const keyBackend = manager.addController(
     keyBackendController({ connections, backendMetrics: new BackendMetrics(manager.metrics.registry) }),
@@ -37,6 +48,7 @@ export function addKeywardControllers(manager: Manager): void {
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
       }),
       publicKeys: new PublicKeyCache(),
+      countRotation: (result) => { rotations.inc({ result }); },
       keysUsingBackend: (name) => managedKeys.byIndex(BY_BACKEND, name).map(objectKey),
     }),
   );
@@ -57,4 +69,51 @@ export function addKeywardControllers(manager: Manager): void {
       });
     },
   });
+  if (config.perKeyMetrics) addPerKeyMetrics(manager, managedKeys);
+}
+
+/** Per-key series, computed at scrape time from the cache (namespace and name labels: one series per key). */
+function addPerKeyMetrics(manager: Manager, managedKeys: Informer<ManagedKeyObject>): void {
+  const perKey = (
+    name: string,
+    help: string,
+    value: (key: ManagedKeyObject, now: number) => number | undefined,
+  ): void => {
+    manager.metrics.scrapeTimeGauge({
+      name,
+      help,
+      labelNames: ['namespace', 'name'],
+      collect: () => {
+        const now = manager.clock.now();
+        return managedKeys.list().flatMap((key) => {
+          const sample = value(key, now);
+          const labels = { namespace: key.metadata.namespace ?? '', name: key.metadata.name ?? '' };
+          return sample === undefined ? [] : [{ labels, value: sample }];
+        });
+      },
+    });
+  };
+  const created = (key: ManagedKeyObject): number | undefined => {
+    const current = key.status?.versions?.find((v) => v.version === key.status?.currentVersion);
+    return current ? Date.parse(current.createdTime) : undefined;
+  };
+  perKey(
+    'keyward_key_next_rotation_timestamp_seconds',
+    'When the ManagedKey rotates next, in seconds since the epoch.',
+    (key) => (key.status?.nextRotationTime ? Date.parse(key.status.nextRotationTime) / 1000 : undefined),
+  );
+  perKey('keyward_key_age_seconds', 'Age of the current version of the ManagedKey.', (key, now) => {
+    const since = created(key);
+    return since === undefined ? undefined : (now - since) / 1000;
+  });
+  perKey(
+    'keyward_key_rotation_overdue',
+    '1 when the current version has outlived its cryptoperiod (rotation.period), else 0.',
+    (key, now) => {
+      const since = created(key);
+      const period = key.spec.rotation?.period;
+      if (since === undefined || !period) return undefined;
+      return now > since + parseDuration(period) ? 1 : 0;
+    },
+  );
 }

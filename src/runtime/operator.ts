@@ -75,7 +75,7 @@ export async function runOperator({ argv, controllers }: OperatorRun): Promise<n
     gracefulShutdownTimeoutMs: config.gracefulShutdownTimeoutMs,
     eventInstance: hostname(),
   });
-  for (const addControllers of controllers) addControllers(manager);
+  for (const addControllers of controllers) addControllers(manager, config);
 
   const servers = await startServers(config, metrics, manager, log);
   if (!servers) return 1;

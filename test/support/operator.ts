@@ -35,7 +35,7 @@ export async function startTestOperator(client: KubeClient): Promise<TestOperato
     metrics: new OperatorMetrics({ processMetrics: false }),
     gracefulShutdownTimeoutMs: 5_000,
   });
-  addKeywardControllers(manager);
+  addKeywardControllers(manager, { perKeyMetrics: true });
   manager.start();
   for (let i = 0; !manager.ready; i++) {
     if (i > 300) throw new Error('the operator caches did not sync within 30s');

@@ -266,6 +266,12 @@ export const ManagedKeyStatus = Type.Object(
     lastRotationTrigger: Type.Optional(
       Type.String({ description: 'The spec.rotation.trigger value last acted upon.', maxLength: 253 }),
     ),
+    lastRotationRequest: Type.Optional(
+      Type.String({
+        description: 'The keyward.io/rotate-requested-at annotation value last acted upon.',
+        maxLength: 253,
+      }),
+    ),
     failedRotationAttempts: Type.Optional(
       Type.Integer({ description: 'Rotation failures since the last success.', minimum: 0 }),
     ),

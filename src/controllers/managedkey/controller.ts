@@ -30,7 +30,13 @@ import {
   distributePublicKeys,
 } from './distribution.ts';
 import type { ConfigMap, PublicKeyCache } from './distribution.ts';
+import { ageAndDestroy, rotateIfDue } from './lifecycle.ts';
+import type { RotationCounter } from './lifecycle.ts';
+import { acknowledged, nextLifecycleEvent } from './rotation.ts';
 import { generateVersion, keyIdentity, usagesInState } from './versions.ts';
+
+/** Even with nothing scheduled sooner, a key is looked at once a day (timers that long drift, and clocks jump). */
+const MAX_REQUEUE_MS = 86_400_000;
 
 export const managedKeyType = resourceTypeOf(ManagedKey);
 export const KEY_FINALIZER = 'keyward.io/key-lifecycle';
@@ -41,6 +47,7 @@ export interface ManagedKeyControllerDeps {
   namespaces: Informer<KubeObject>;
   configMaps: Informer<ConfigMap>;
   publicKeys: PublicKeyCache;
+  countRotation: RotationCounter;
   /** Keys ("namespace/name") of the ManagedKeys that use a KeyBackend. */
   keysUsingBackend(name: string): string[];
 }
@@ -174,7 +181,12 @@ async function reconcileKey(
       status.phase = 'Generating';
       const { entry, outcome } = await generateVersion(backend, key, 1, now);
       failpoint('managedkey-after-generate');
-      Object.assign(status, currentVersionFields(entry), { versions: [entry], phase: 'Active' });
+      Object.assign(
+        status,
+        currentVersionFields(entry),
+        { versions: [entry], phase: 'Active' },
+        acknowledged(key),
+      );
       // Recorded at once: from here on the version exists in status whatever happens next.
       await writer.write(context, status);
       context.recorder.record(key, {
@@ -184,11 +196,29 @@ async function reconcileKey(
         note: `version 1 ${outcome === 'created' ? 'generated' : 'found and adopted'} in KeyBackend ${backendName}${entry.fingerprint ? ` (${entry.fingerprint})` : ''}`,
       });
     }
-    const versions = status.versions ?? [];
-    await verifyVersions(key, versions, backend, deps, verified);
+    const converge = (next: ManagedKeyStatus) =>
+      verifyVersions(key, next.versions ?? [], backend, deps, verified);
+    const save = (next: ManagedKeyStatus) => writer.write(context, next);
+    await converge(status);
+
+    if (key.spec.rotation) {
+      const rotation = await rotateIfDue(key, status, now, {
+        backend,
+        context,
+        save,
+        countRotation: deps.countRotation,
+      });
+      Object.assign(status, rotation.status);
+      const [reason, message] = rotationState(status, rotation.plan.windowProblem);
+      condition(ConditionType.Rotating, 'False', reason, message);
+    } else {
+      status.nextRotationTime = undefined;
+      status.conditions = status.conditions?.filter((c) => c.type !== ConditionType.Rotating);
+    }
+    Object.assign(status, await ageAndDestroy(key, status, now, { backend, context, save, converge }));
 
     if (key.spec.distribution?.publicKey && isAsymmetric(key.spec.algorithm)) {
-      const distribution = await distributePublicKeys(key, versions, {
+      const distribution = await distributePublicKeys(key, status.versions ?? [], {
         ...deps,
         backend,
         client: context.client,
@@ -222,7 +252,20 @@ async function reconcileKey(
     return {};
   }
   await writer.write(context, status);
-  return {};
+  const next = nextLifecycleEvent(key, status);
+  return next === undefined ? {} : { requeueAfter: Math.min(Math.max(next - now, 1_000), MAX_REQUEUE_MS) };
+}
+
+/** The Rotating condition's reason and message once this reconcile's rotation work is done. */
+function rotationState(status: ManagedKeyStatus, windowProblem: string | undefined): [string, string] {
+  if ((status.failedRotationAttempts ?? 0) > 0) {
+    return [
+      'RotationFailed',
+      `${String(status.failedRotationAttempts)} rotation attempt(s) failed; next try at ${status.nextRotationTime ?? ''}`,
+    ];
+  }
+  if (windowProblem) return ['WindowNeverOpens', windowProblem];
+  return ['Scheduled', `next rotation at ${status.nextRotationTime ?? ''}`];
 }
 
 function currentVersionFields(entry: KeyVersion): Partial<ManagedKeyStatus> {
@@ -251,6 +294,8 @@ async function verifyVersions(
     const identity = keyIdentity(key, version.version);
     const observed = await backend.observe(identity);
     if (!observed) {
+      // Destroyed after it was marked, before status said so (a crash): its destruction finishes the record.
+      if (version.state === 'PendingDestruction') continue;
       throw new VersionIntegrityError(
         `version ${version.version} (${version.keyRef}) is missing from the backend; it was not regenerated, to avoid silently replacing a key that is in use`,
         'KeyMissing',

@@ -20,6 +20,7 @@ describe('command line', () => {
       logLevel: 'info',
       kubeconfig: undefined,
       gracefulShutdownTimeoutMs: 30_000,
+      perKeyMetrics: true,
     });
   });
 
@@ -39,6 +40,7 @@ describe('command line', () => {
       '--log-level=debug',
       '--kubeconfig=/tmp/kc',
       '--graceful-shutdown-timeout=1m',
+      '--per-key-metrics=false',
     ]);
     assert.deepEqual(config, {
       metricsBindAddress: '127.0.0.1:0',
@@ -54,6 +56,7 @@ describe('command line', () => {
       logLevel: 'debug',
       kubeconfig: '/tmp/kc',
       gracefulShutdownTimeoutMs: 60_000,
+      perKeyMetrics: false,
     });
   });
 

@@ -1,0 +1,247 @@
+// Rotation against real peers: ManagedKeys on the local kube-apiserver, versions in a real SoftHSM2 token, the
+// controllers in this process with a clock the test moves, so that months of cryptoperiods take seconds.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createPublicKey, randomBytes, verify } from 'node:crypto';
+import type { JsonWebKey } from 'node:crypto';
+import { installCrds } from '../../../scripts/cluster.ts';
+import type { ManagedKeyObject } from '../../../src/api/v1alpha1/index.ts';
+import { Pkcs11Backend } from '../../../src/backends/pkcs11/pkcs11-backend.ts';
+import { keyBackendType } from '../../../src/controllers/keybackend/controller.ts';
+import { managedKeyType } from '../../../src/controllers/managedkey/controller.ts';
+import type { ConfigMap } from '../../../src/controllers/managedkey/distribution.ts';
+import { ROTATE_ANNOTATION } from '../../../src/controllers/managedkey/rotation.ts';
+import type { KubeClient } from '../../../src/kube/client.ts';
+import type { KubeObject } from '../../../src/kube/object.ts';
+import { builtinResources } from '../../../src/kube/resource.ts';
+import { testCluster } from '../../support/kube.ts';
+import { eventually, startTestOperator } from '../../support/operator.ts';
+import type { TestOperator } from '../../support/operator.ts';
+import { SOFTHSM_MODULE, SoftHsm } from '../../support/softhsm.ts';
+import type { SoftHsmToken } from '../../support/softhsm.ts';
+
+const RUN = randomBytes(3).toString('hex');
+const NAMESPACE = `rotation-${RUN}`;
+const BACKEND = `rotation-${RUN}`;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+let client: KubeClient;
+let softhsm: SoftHsm;
+let token: SoftHsmToken;
+let operator: TestOperator;
+
+const getKey = (name: string) => client.get<ManagedKeyObject>(managedKeyType, name, NAMESPACE);
+const summary = (key: ManagedKeyObject) =>
+  (key.status?.versions ?? []).map((v) => `${v.version}:${v.state}`).join(' ');
+
+async function createKey(name: string, spec: Partial<ManagedKeyObject['spec']>): Promise<ManagedKeyObject> {
+  await client.create(managedKeyType, {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'ManagedKey',
+    metadata: { name, namespace: NAMESPACE },
+    spec: { backendRef: { name: BACKEND }, algorithm: 'EC_P256', usages: ['sign', 'verify'], ...spec },
+  } as KubeObject);
+  return eventually(`${name} version 1`, async () => {
+    const key = await getKey(name);
+    return key.status?.currentVersion === 1 ? key : undefined;
+  });
+}
+
+/** Waits until the key's versions read `expected` (e.g. "2:Active 1:Archived"). */
+function versionsOf(name: string, expected: string): Promise<ManagedKeyObject> {
+  return eventually(`${name} versions "${expected}"`, async () => {
+    const key = await getKey(name);
+    return summary(key) === expected ? key : undefined;
+  });
+}
+
+/** Patches metadata (or the spec) so that the controller looks at the key again, after the test clock moved. */
+async function patch(name: string, change: object = {}): Promise<void> {
+  await client.patch(managedKeyType, name, NAMESPACE, 'merge', {
+    metadata: { annotations: { 'test.keyward.io/touched': String(Date.now()) } },
+    ...change,
+  });
+}
+
+const tokenObjects = (name: string) =>
+  softhsm.listObjects(token).filter((o) => o.label.startsWith(`${NAMESPACE}/${name}/`));
+
+before(async () => {
+  ({ client } = await testCluster());
+  await installCrds(client);
+  softhsm = SoftHsm.create();
+  token = softhsm.initToken(`rotation-${RUN}`);
+  await client.create(builtinResources.namespaces, {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: NAMESPACE },
+  });
+  await client.create(builtinResources.secrets, {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'pin', namespace: NAMESPACE },
+    data: { pin: Buffer.from(token.pin).toString('base64') },
+  } as KubeObject);
+  await client.create(keyBackendType, {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'KeyBackend',
+    metadata: { name: BACKEND },
+    spec: {
+      fipsLevel: 1,
+      healthCheckInterval: '1m',
+      pkcs11: {
+        modulePath: SOFTHSM_MODULE,
+        vendor: 'softhsm2',
+        token: { label: token.label },
+        pinSecretRef: { namespace: NAMESPACE, name: 'pin', key: 'pin' },
+        maxSessions: 4,
+      },
+    },
+  });
+  operator = await startTestOperator(client);
+});
+
+after(async () => {
+  await operator.stop();
+  softhsm.cleanup();
+});
+
+describe('rotation', () => {
+  it('rotates exactly once for each new trigger value (rotation from Git)', async () => {
+    await createKey('by-trigger', { rotation: { period: '8760h', trigger: '2026-11', retainVersions: 2 } });
+    await patch('by-trigger', { spec: { rotation: { trigger: '2026-12' } } });
+    const rotated = await versionsOf('by-trigger', '2:Active 1:Archived');
+    assert.equal(rotated.status?.lastRotationTrigger, '2026-12');
+    // Looked at again and again: no second rotation for the same value.
+    for (let i = 0; i < 3; i++) await patch('by-trigger');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(summary(await getKey('by-trigger')), '2:Active 1:Archived');
+    assert.equal(tokenObjects('by-trigger').filter((o) => o.kind === 'Private Key').length, 2);
+    // The archived version may verify but never sign again.
+    const archived = tokenObjects('by-trigger').find(
+      (o) => o.kind === 'Private Key' && o.label.endsWith('/v1'),
+    );
+    assert.deepEqual(archived?.usage, []);
+    const archivedPublic = tokenObjects('by-trigger').find(
+      (o) => o.kind === 'Public Key' && o.label.endsWith('/v1'),
+    );
+    assert.deepEqual(archivedPublic?.usage, ['verify']);
+  });
+
+  it('rotates once on request through the annotation', async () => {
+    await createKey('by-request', { rotation: { period: '8760h', retainVersions: 2 } });
+    await client.patch(managedKeyType, 'by-request', NAMESPACE, 'merge', {
+      metadata: { annotations: { [ROTATE_ANNOTATION]: '2026-11-27T10:00:00Z' } },
+    });
+    await versionsOf('by-request', '2:Active 1:Archived');
+  });
+
+  it('rotates when the cryptoperiod ends, but only inside a maintenance window', async () => {
+    const created = await createKey('by-period', {
+      rotation: {
+        period: '720h',
+        retainVersions: 2,
+        windows: [{ cron: '0 3 * * *', duration: '1h', timeZone: 'UTC' }],
+      },
+    });
+    const due = Date.parse(created.status?.versions?.[0]?.createdTime ?? '') + 720 * HOUR;
+    const nextWindow = Date.parse(created.status?.nextRotationTime ?? '');
+    assert.ok(nextWindow >= due && nextWindow < due + DAY, created.status?.nextRotationTime);
+    assert.equal(new Date(nextWindow).getUTCHours(), 3);
+
+    // Past the cryptoperiod but before the window opens: no rotation.
+    operator.clock.advance(nextWindow - operator.clock.now() - 60_000);
+    await patch('by-period');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(summary(await getKey('by-period')), '1:Active');
+    // The window opens: the key rotates.
+    operator.clock.advance(2 * 60_000);
+    await patch('by-period');
+    await versionsOf('by-period', '2:Active 1:Archived');
+  });
+
+  it('keeps retainVersions archived versions and destroys archived ones after destroyArchivedAfter', async () => {
+    await createKey('retention', {
+      rotation: { period: '8760h', trigger: 't1', retainVersions: 1, destroyArchivedAfter: '48h' },
+      destroyAfter: '24h',
+    });
+    for (const trigger of ['t2', 't3']) {
+      await patch('retention', { spec: { rotation: { trigger } } });
+      await eventually(`rotation for ${trigger}`, async () =>
+        (await getKey('retention')).status?.lastRotationTrigger === trigger ? true : undefined,
+      );
+    }
+    await versionsOf('retention', '3:Active 2:Archived 1:Disabled');
+    // 48h after archival both older versions become PendingDestruction, destroyed 24h later.
+    operator.clock.advance(2 * DAY + 60_000);
+    await patch('retention');
+    await versionsOf('retention', '3:Active 2:PendingDestruction 1:PendingDestruction');
+    assert.equal(tokenObjects('retention').length, 6, 'nothing is destroyed before destroyAfter');
+    operator.clock.advance(DAY + 60_000);
+    await patch('retention');
+    await versionsOf('retention', '3:Active 2:Destroyed 1:Destroyed');
+    assert.deepEqual(
+      tokenObjects('retention').map((o) => o.label.split('/').at(-1)),
+      ['v3', 'v3'],
+    );
+  });
+
+  it('publishes current and archived public keys, so a signature of the archived version still verifies', async () => {
+    const key = await createKey('published', {
+      rotation: { period: '8760h', trigger: 'a', retainVersions: 2 },
+      distribution: { publicKey: { configMapName: 'published-pub' } },
+    });
+    const message = Buffer.from('signed before the rotation');
+    const hsm = await Pkcs11Backend.connect({
+      vendor: 'softhsm2',
+      token: { label: token.label },
+      pin: token.pin,
+    });
+    let signature: Buffer;
+    try {
+      signature = await hsm.sign(
+        { uid: key.metadata.uid ?? '', namespace: NAMESPACE, name: 'published', version: 1 },
+        message,
+      );
+    } finally {
+      await hsm.close();
+    }
+    await patch('published', { spec: { rotation: { trigger: 'b' } } });
+    await versionsOf('published', '2:Active 1:Archived');
+    const configMap = await eventually('the ConfigMap with both versions', async () => {
+      const found = await client.get<ConfigMap>(builtinResources.configMaps, 'published-pub', NAMESPACE);
+      return found.data?.['v2.pem'] ? found : undefined;
+    });
+    const jwks = JSON.parse(configMap.data?.['jwks.json'] ?? '') as {
+      keys: (JsonWebKey & { kid: string })[];
+    };
+    assert.equal(jwks.keys.length, 2);
+    assert.equal(jwks.keys[0]?.kid, configMap.data?.['current-kid']);
+    const verifies = (jwk: JsonWebKey) =>
+      verify(
+        'sha256',
+        message,
+        { key: createPublicKey({ key: jwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+        signature,
+      );
+    assert.deepEqual(
+      jwks.keys.map((jwk) => verifies(jwk)),
+      [false, true],
+    );
+  });
+
+  it('a rotation due in real time happens within 2s of nextRotationTime', async () => {
+    const created = await createKey('on-time', { rotation: { period: '1h', retainVersions: 1 } });
+    const next = Date.parse(created.status?.nextRotationTime ?? '');
+    // Move the clock so that the rotation is due 3 s from now, and let the controller's own timer fire.
+    operator.clock.advance(next - operator.clock.now() - 3_000);
+    await patch('on-time');
+    const rotated = await eventually('the rotation', async () => {
+      const key = await getKey('on-time');
+      return key.status?.currentVersion === 2 ? key : undefined;
+    });
+    const late = Date.parse(rotated.status?.lastRotationTime ?? '') - next;
+    assert.ok(late >= -1_000 && late <= 2_000, `rotated ${late} ms after nextRotationTime`);
+  });
+});

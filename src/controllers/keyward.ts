@@ -20,10 +20,15 @@ import type { ConfigMap } from './managedkey/distribution.ts';
 const BY_BACKEND = 'backend';
 
 export function addKeywardControllers(manager: Manager, config: Pick<OperatorConfig, 'perKeyMetrics'>): void {
-  const connections = new BackendConnections();
   const keyBackends = manager.informer<KeyBackendObject>({ resource: keyBackendType });
   const managedKeys = manager.informer<ManagedKeyObject>({ resource: managedKeyType });
   managedKeys.addIndex(BY_BACKEND, (key) => [key.spec.backendRef.name]);
+  const keysUsingBackend = (name: string): string[] => managedKeys.byIndex(BY_BACKEND, name).map(objectKey);
+  // Users of a backend are looked at again as soon as its connection comes or goes: the KeyBackend's status may
+  // not change at all (after a restart it already said Ready), so its watch alone would not wake them.
+  const connections = new BackendConnections((name) => {
+    for (const key of keysUsingBackend(name)) managedKey.enqueue(key);
+  });
 
   const rotations = new Counter({
     name: 'keyward_key_rotations_total',
@@ -38,7 +43,7 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
   keyBackend.informer.addHandlers({
     delete: (deleted) => void connections.close(deleted.metadata.name ?? ''),
   });
-  manager.addController(
+  const managedKey = manager.addController(
     managedKeyController({
       connections,
       keyBackends,
@@ -48,8 +53,10 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
       }),
       publicKeys: new PublicKeyCache(),
-      countRotation: (result) => { rotations.inc({ result }); },
-      keysUsingBackend: (name) => managedKeys.byIndex(BY_BACKEND, name).map(objectKey),
+      countRotation: (result) => {
+        rotations.inc({ result });
+      },
+      keysUsingBackend,
     }),
   );
 

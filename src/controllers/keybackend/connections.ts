@@ -22,6 +22,12 @@ interface Entry {
 
 export class BackendConnections {
   readonly #entries = new Map<string, Entry>();
+  readonly #onChange: (name: string) => void;
+
+  /** `onChange` hears of every connection that became usable or stopped being usable. */
+  constructor(onChange: (name: string) => void = () => undefined) {
+    this.#onChange = onChange;
+  }
 
   /** The state of the named KeyBackend's connection; undefined before its first reconcile. */
   get(name: string): ConnectionState | undefined {
@@ -39,22 +45,18 @@ export class BackendConnections {
     const previous = this.#entries.get(name);
     const failures = state.ready ? 0 : previous?.source === source ? previous.failures + 1 : 1;
     this.#entries.set(name, { source, state, failures });
-    if (
-      previous?.state.ready &&
-      previous.state !== state &&
-      (!state.ready || previous.state.backend !== state.backend)
-    ) {
-      await previous.state.backend.close();
-    }
+    const old = previous?.state.ready ? previous.state.backend : undefined;
+    const replaced = old !== undefined && (!state.ready || state.backend !== old);
+    if (replaced) await old.close();
+    if (replaced || (state.ready && !previous?.state.ready)) this.#onChange(name);
   }
 
   async close(name: string): Promise<void> {
     const entry = this.#entries.get(name);
     this.#entries.delete(name);
-    if (entry?.state.ready) await entry.state.backend.close();
-  }
-
-  async closeAll(): Promise<void> {
-    await Promise.all([...this.#entries.keys()].map((name) => this.close(name)));
+    if (entry?.state.ready) {
+      await entry.state.backend.close();
+      this.#onChange(name);
+    }
   }
 }

@@ -69,9 +69,25 @@ before(async () => {
   } as KubeObject);
 });
 
-after(async () => {
-  for (const started of operators) started.child.kill('SIGKILL');
+/** Stops every operator this file started (two at once would race each other to the work). */
+async function stopAll(): Promise<void> {
+  for (const started of operators) started.child.kill('SIGTERM');
   await Promise.all(operators.map((started) => started.exited));
+}
+
+/** How a crashing operator ended, or a failure if it never reached its failpoint. */
+async function crashOf(started: OperatorProcess): Promise<NodeJS.Signals | null> {
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(
+      () => { reject(new Error(`${started.name} did not reach its failpoint within 60s`)); },
+      60_000,
+    ).unref(),
+  );
+  return (await Promise.race([started.exited, timeout])).signal;
+}
+
+after(async () => {
+  await stopAll();
   softhsm.cleanup();
 });
 
@@ -83,8 +99,7 @@ it('a key generated just before a crash is adopted, not generated again', async 
     metadata: { name: 'survivor', namespace: NAMESPACE },
     spec: { backendRef: { name: `crash-${RUN}` }, algorithm: 'EC_P256', usages: ['sign', 'verify'] },
   } as KubeObject);
-  const { signal } = await crashing.exited;
-  assert.equal(signal, 'SIGKILL');
+  assert.equal(await crashOf(crashing), 'SIGKILL');
 
   const label = `${NAMESPACE}/survivor/v1`;
   const privateKeys = () =>
@@ -106,4 +121,52 @@ it('a key generated just before a crash is adopted, not generated again', async 
     namespace: NAMESPACE,
   });
   assert.ok(events.items.some((event) => event.reason === 'KeyAdopted'));
+  await stopAll();
+});
+
+it('a rotation killed at each step leaves one current version, no lost version and no extra key object', async () => {
+  await client.create(managedKeyType, {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'ManagedKey',
+    metadata: { name: 'rotating', namespace: NAMESPACE },
+    spec: {
+      backendRef: { name: `crash-${RUN}` },
+      algorithm: 'EC_P256',
+      usages: ['sign', 'verify'],
+      rotation: { period: '8760h', trigger: 'step-0', retainVersions: 5 },
+    },
+  } as KubeObject);
+  let steady = operator('steady-0');
+  const current = (version: number) =>
+    eventually(`version ${version} current and Ready`, async () => {
+      const key = await client.get<ManagedKeyObject>(managedKeyType, 'rotating', NAMESPACE);
+      const ready = key.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+      return key.status?.currentVersion === version && ready ? key : undefined;
+    });
+  await current(1);
+
+  const steps = ['rotation-after-generate', 'rotation-after-record'];
+  for (const [index, step] of steps.entries()) {
+    steady.child.kill('SIGTERM');
+    await steady.exited;
+    const crashing = operator(`crashing-${step}`, step);
+    await client.patch(managedKeyType, 'rotating', NAMESPACE, 'merge', {
+      spec: { rotation: { trigger: `step-${index + 1}` } },
+    });
+    assert.equal(await crashOf(crashing), 'SIGKILL', `${step} was reached`);
+
+    steady = operator(`steady-${index + 1}`);
+    const key = await current(index + 2);
+    const versions = key.status?.versions ?? [];
+    assert.deepEqual(
+      versions.map((v) => v.version),
+      Array.from({ length: index + 2 }, (_, i) => index + 2 - i),
+      `${step}: every version recorded, none twice`,
+    );
+    assert.equal(versions.filter((v) => v.state === 'Active').length, 1, `${step}: one current version`);
+    const privateKeys = softhsm
+      .listObjects(token)
+      .filter((o) => o.kind === 'Private Key' && o.label.startsWith(`${NAMESPACE}/rotating/`));
+    assert.equal(privateKeys.length, versions.length, `${step}: one key object per version`);
+  }
 });

@@ -208,7 +208,16 @@ async function reconcileKey(
         save,
         countRotation: deps.countRotation,
       });
+      const scheduledBefore = status.nextRotationTime;
       Object.assign(status, rotation.status);
+      if (status.nextRotationTime && status.nextRotationTime !== scheduledBefore) {
+        context.recorder.record(key, {
+          type: 'Normal',
+          reason: 'RotationScheduled',
+          action: 'Schedule',
+          note: `version ${String(status.currentVersion)} rotates at ${status.nextRotationTime}`,
+        });
+      }
       const [reason, message] = rotationState(status, rotation.plan.windowProblem);
       condition(ConditionType.Rotating, 'False', reason, message);
     } else {

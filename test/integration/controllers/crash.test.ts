@@ -3,7 +3,7 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { installCrds } from '../../../scripts/cluster.ts';
+import { installCrds, remove } from '../../../scripts/cluster.ts';
 import type { ManagedKeyObject } from '../../../src/api/v1alpha1/index.ts';
 import { keyBackendType } from '../../../src/controllers/keybackend/controller.ts';
 import { managedKeyType } from '../../../src/controllers/managedkey/controller.ts';
@@ -78,16 +78,20 @@ async function stopAll(): Promise<void> {
 /** How a crashing operator ended, or a failure if it never reached its failpoint. */
 async function crashOf(started: OperatorProcess): Promise<NodeJS.Signals | null> {
   const timeout = new Promise<never>((_, reject) =>
-    setTimeout(
-      () => { reject(new Error(`${started.name} did not reach its failpoint within 60s`)); },
-      60_000,
-    ).unref(),
+    setTimeout(() => {
+      reject(new Error(`${started.name} did not reach its failpoint within 60s`));
+    }, 60_000).unref(),
   );
   return (await Promise.race([started.exited, timeout])).signal;
 }
 
 after(async () => {
   await stopAll();
+  await remove(client, {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'KeyBackend',
+    metadata: { name: `crash-${RUN}` },
+  });
   softhsm.cleanup();
 });
 

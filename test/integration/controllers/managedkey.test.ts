@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { installCrds } from '../../../scripts/cluster.ts';
+import { installCrds, remove } from '../../../scripts/cluster.ts';
 import { ALLOWED_USAGES } from '../../../src/api/algorithms.ts';
 import type { Algorithm, KeyUsage } from '../../../src/api/algorithms.ts';
 import type { KeyBackendObject, ManagedKeyObject } from '../../../src/api/v1alpha1/index.ts';
@@ -99,6 +99,12 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
 
   after(async () => {
     await operator.stop();
+    for (const name of [
+      backendName,
+      ...['restricted', 'nomodule', 'notoken', 'wrongpin'].map((n) => `${n}-${RUN}`),
+    ]) {
+      await remove(client, { apiVersion: 'keyward.io/v1alpha1', kind: 'KeyBackend', metadata: { name } });
+    }
     softhsm.cleanup();
   });
 
@@ -201,6 +207,47 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
     } finally {
       await hsm.close();
     }
+  });
+
+  it('measures backend requests and counts keys by phase', async () => {
+    const { body } = await operator.manager.metrics.exposition();
+    assert.match(
+      body,
+      /^keyward_backend_request_duration_seconds_count\{backend_type="pkcs11",operation="create",outcome="success"\} [1-9]/m,
+    );
+    assert.match(
+      body,
+      new RegExp(`^keyward_managed_keys\\{phase="Active",backend="${backendName}"\\} (1[0-9]|[1-9])$`, 'm'),
+    );
+  });
+
+  it('refuses a namespace the KeyBackend does not serve', async () => {
+    const restricted = `restricted-${RUN}`;
+    await client.create(keyBackendType, {
+      ...keyBackend(restricted, {}),
+      spec: {
+        ...keyBackend(restricted, {}).spec,
+        namespaceSelector: { matchLabels: { 'keyward.io/keys': 'allowed' } },
+      },
+    });
+    await client.create(managedKeyType, {
+      ...managedKey('elsewhere', { algorithm: 'EC_P256', usages: ['sign', 'verify'] }),
+      spec: {
+        ...managedKey('elsewhere', {}).spec,
+        backendRef: { name: restricted },
+        algorithm: 'EC_P256',
+        usages: ['sign', 'verify'],
+      },
+    });
+    const key = await eventually<ManagedKeyObject>('NamespaceNotAllowed', async () => {
+      const object = await getKey('elsewhere');
+      return conditionOf(object, 'Ready')?.reason === 'NamespaceNotAllowed' ? object : undefined;
+    });
+    assert.match(
+      conditionOf(key, 'Ready')?.message ?? '',
+      new RegExp(`does not serve namespace ${NAMESPACE}`),
+    );
+    assert.deepEqual(objectsLabelled('elsewhere'), []);
   });
 
   it('generates nothing in a backend below the key minimum FIPS level', async () => {

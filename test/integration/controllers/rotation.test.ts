@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
-import { installCrds } from '../../../scripts/cluster.ts';
+import { installCrds, remove } from '../../../scripts/cluster.ts';
 import type { ManagedKeyObject } from '../../../src/api/v1alpha1/index.ts';
 import { Pkcs11Backend } from '../../../src/backends/pkcs11/pkcs11-backend.ts';
 import { keyBackendType } from '../../../src/controllers/keybackend/controller.ts';
@@ -104,6 +104,11 @@ before(async () => {
 
 after(async () => {
   await operator.stop();
+  await remove(client, {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'KeyBackend',
+    metadata: { name: BACKEND },
+  });
   softhsm.cleanup();
 });
 
@@ -229,6 +234,38 @@ describe('rotation', () => {
       jwks.keys.map((jwk) => verifies(jwk)),
       [false, true],
     );
+  });
+
+  it('counts rotations and exports per-key series, and records the rotation events', async () => {
+    const { body } = await operator.manager.metrics.exposition();
+    const rotations = Number(/^keyward_key_rotations_total\{result="success"\} (\d+)$/m.exec(body)?.[1]);
+    assert.ok(rotations >= 6, `keyward_key_rotations_total{result="success"} is ${rotations}`);
+    assert.match(
+      body,
+      new RegExp(`^keyward_key_age_seconds\\{namespace="${NAMESPACE}",name="by-trigger"\\} `, 'm'),
+    );
+    assert.match(
+      body,
+      new RegExp(`^keyward_key_rotation_overdue\\{namespace="${NAMESPACE}",name="by-trigger"\\} 0$`, 'm'),
+    );
+    assert.match(body, /^keyward_key_next_rotation_timestamp_seconds\{/m);
+    const events = await client.list<KubeObject & { reason?: string; regarding?: { name?: string } }>(
+      builtinResources.events,
+      { namespace: NAMESPACE },
+    );
+    const reasons = new Set(
+      events.items.filter((e) => e.regarding?.name === 'retention').map((e) => e.reason),
+    );
+    for (const reason of [
+      'KeyCreated',
+      'RotationScheduled',
+      'KeyRotated',
+      'VersionArchived',
+      'VersionDisabled',
+      'VersionDestroyed',
+    ]) {
+      assert.ok(reasons.has(reason), `no ${reason} event among ${[...reasons].join(', ')}`);
+    }
   });
 
   it('a rotation due in real time happens within 2s of nextRotationTime', async () => {

@@ -3,22 +3,22 @@
 import { after, before, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { installCrds, remove } from '../../../scripts/cluster.ts';
 import type { ManagedKeyObject } from '../../../src/api/v1alpha1/index.ts';
-import { keyBackendType } from '../../../src/controllers/keybackend/controller.ts';
 import { managedKeyType } from '../../../src/controllers/managedkey/controller.ts';
 import type { KubeClient } from '../../../src/kube/client.ts';
 import type { KubeObject } from '../../../src/kube/object.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
 import { baseArgs, mainPath, startOperator } from '../../fixtures/operator-process.ts';
 import type { OperatorProcess } from '../../fixtures/operator-process.ts';
-import { testCluster } from '../../support/kube.ts';
 import { eventually } from '../../support/operator.ts';
-import { SOFTHSM_MODULE, SoftHsm } from '../../support/softhsm.ts';
+import type { SoftHsm } from '../../support/softhsm.ts';
+import { setUpSoftHsmBackend } from '../../support/keyward.ts';
+import type { SoftHsmSetup } from '../../support/keyward.ts';
 import type { SoftHsmToken } from '../../support/softhsm.ts';
 
 const RUN = randomBytes(3).toString('hex');
 const NAMESPACE = `crash-${RUN}`;
+const BACKEND = `crash-${RUN}`;
 
 let client: KubeClient;
 let kubeconfig: string;
@@ -35,38 +35,10 @@ function operator(name: string, failpoints = ''): OperatorProcess {
   return started;
 }
 
+let setup: SoftHsmSetup;
 before(async () => {
-  ({ client, kubeconfigPath: kubeconfig } = await testCluster());
-  await installCrds(client);
-  softhsm = SoftHsm.create(); // sets SOFTHSM2_CONF, which the operators inherit
-  token = softhsm.initToken(`crash-${RUN}`);
-  await client.create(builtinResources.namespaces, {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: NAMESPACE },
-  });
-  await client.create(builtinResources.secrets, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'pin', namespace: NAMESPACE },
-    data: { pin: Buffer.from(token.pin).toString('base64') },
-  } as KubeObject);
-  await client.create(keyBackendType, {
-    apiVersion: 'keyward.io/v1alpha1',
-    kind: 'KeyBackend',
-    metadata: { name: `crash-${RUN}` },
-    spec: {
-      fipsLevel: 1,
-      healthCheckInterval: '10s',
-      pkcs11: {
-        modulePath: SOFTHSM_MODULE,
-        vendor: 'softhsm2',
-        token: { label: token.label },
-        pinSecretRef: { namespace: NAMESPACE, name: 'pin', key: 'pin' },
-        maxSessions: 2,
-      },
-    },
-  } as KubeObject);
+  setup = await setUpSoftHsmBackend(BACKEND, { namespace: NAMESPACE }); // its SOFTHSM2_CONF reaches the operators
+  ({ client, kubeconfigPath: kubeconfig, softhsm, token } = setup);
 });
 
 /** Stops every operator this file started (two at once would race each other to the work). */
@@ -87,12 +59,7 @@ async function crashOf(started: OperatorProcess): Promise<NodeJS.Signals | null>
 
 after(async () => {
   await stopAll();
-  await remove(client, {
-    apiVersion: 'keyward.io/v1alpha1',
-    kind: 'KeyBackend',
-    metadata: { name: `crash-${RUN}` },
-  });
-  softhsm.cleanup();
+  await setup.cleanup();
 });
 
 it('a key generated just before a crash is adopted, not generated again', async () => {
@@ -101,7 +68,7 @@ it('a key generated just before a crash is adopted, not generated again', async 
     apiVersion: 'keyward.io/v1alpha1',
     kind: 'ManagedKey',
     metadata: { name: 'survivor', namespace: NAMESPACE },
-    spec: { backendRef: { name: `crash-${RUN}` }, algorithm: 'EC_P256', usages: ['sign', 'verify'] },
+    spec: { backendRef: { name: BACKEND }, algorithm: 'EC_P256', usages: ['sign', 'verify'] },
   } as KubeObject);
   assert.equal(await crashOf(crashing), 'SIGKILL');
 
@@ -134,7 +101,7 @@ it('a rotation killed at each step leaves one current version, no lost version a
     kind: 'ManagedKey',
     metadata: { name: 'rotating', namespace: NAMESPACE },
     spec: {
-      backendRef: { name: `crash-${RUN}` },
+      backendRef: { name: BACKEND },
       algorithm: 'EC_P256',
       usages: ['sign', 'verify'],
       rotation: { period: '8760h', trigger: 'step-0', retainVersions: 5 },

@@ -3,8 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
-import { installCrds, remove } from '../../../scripts/cluster.ts';
-import { ALLOWED_USAGES } from '../../../src/api/algorithms.ts';
+import { remove } from '../../../scripts/cluster.ts';
+import { ALGORITHMS, ALLOWED_USAGES } from '../../../src/api/algorithms.ts';
 import type { Algorithm, KeyUsage } from '../../../src/api/algorithms.ts';
 import type { KeyBackendObject, ManagedKeyObject } from '../../../src/api/v1alpha1/index.ts';
 import { Pkcs11Backend } from '../../../src/backends/pkcs11/pkcs11-backend.ts';
@@ -15,10 +15,16 @@ import type { KubeClient } from '../../../src/kube/client.ts';
 import { isNotFound } from '../../../src/kube/errors.ts';
 import type { KubeObject } from '../../../src/kube/object.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
-import { testCluster } from '../../support/kube.ts';
+import {
+  keyBackendManifest,
+  managedKeyManifest,
+  pinSecret,
+  setUpSoftHsmBackend,
+} from '../../support/keyward.ts';
+import type { KeyBackendOptions, SoftHsmSetup } from '../../support/keyward.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
 import type { TestOperator } from '../../support/operator.ts';
-import { SOFTHSM_MODULE, SoftHsm } from '../../support/softhsm.ts';
+import type { SoftHsm } from '../../support/softhsm.ts';
 import type { SoftHsmToken } from '../../support/softhsm.ts';
 
 const RUN = randomBytes(3).toString('hex');
@@ -36,44 +42,14 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
   let operator: TestOperator;
   const backendName = `softhsm-${RUN}`;
 
-  const keyBackend = (
-    name: string,
-    pkcs11: Record<string, unknown>,
-    secretName = 'hsm-pin',
-  ): KeyBackendObject => ({
-    apiVersion: 'keyward.io/v1alpha1',
-    kind: 'KeyBackend',
-    metadata: { name },
-    spec: {
-      fipsLevel: 2,
-      healthCheckInterval: '10s',
-      pkcs11: {
-        modulePath: SOFTHSM_MODULE,
-        vendor: 'softhsm2',
-        token: { label: token.label },
-        pinSecretRef: { namespace: NAMESPACE, name: secretName, key: 'pin' },
-        maxSessions: 4,
-        ...pkcs11,
-      },
-    },
-  });
-
-  const managedKey = (name: string, spec: Partial<ManagedKeyObject['spec']>): ManagedKeyObject =>
-    ({
-      apiVersion: 'keyward.io/v1alpha1',
-      kind: 'ManagedKey',
-      metadata: { name, namespace: NAMESPACE },
-      spec: { backendRef: { name: backendName }, ...spec },
-    }) as ManagedKeyObject;
+  const keyBackend = (name: string, options: Partial<KeyBackendOptions> = {}): KeyBackendObject =>
+    keyBackendManifest(name, { namespace: NAMESPACE, token, fipsLevel: 2, ...options });
+  const managedKey = (name: string, spec: Partial<ManagedKeyObject['spec']>) =>
+    managedKeyManifest(name, NAMESPACE, { backendRef: { name: backendName }, ...spec });
 
   const getKey = (name: string) => client.get<ManagedKeyObject>(managedKeyType, name, NAMESPACE);
   const getBackend = (name: string) => client.get<KeyBackendObject>(keyBackendType, name);
-  const secret = (name: string, pin: string) => ({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: NAMESPACE },
-    data: { pin: Buffer.from(pin).toString('base64') },
-  });
+  const secret = (name: string, pin: string) => pinSecret(NAMESPACE, name, pin);
   const readyKey = (name: string) =>
     eventually<ManagedKeyObject>(`ManagedKey ${name} Ready`, async () => {
       const key = await getKey(name);
@@ -82,30 +58,19 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
   const objectsLabelled = (name: string) =>
     softhsm.listObjects(token).filter((o) => o.label.startsWith(`${NAMESPACE}/${name}/`));
 
+  let setup: SoftHsmSetup;
   before(async () => {
-    ({ client } = await testCluster());
-    await installCrds(client);
-    softhsm = SoftHsm.create();
-    token = softhsm.initToken(`keyward-${RUN}`);
-    await client.create(builtinResources.namespaces, {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: NAMESPACE },
-    });
-    await client.create(builtinResources.secrets, secret('hsm-pin', token.pin));
-    await client.create(keyBackendType, keyBackend(backendName, {}));
+    setup = await setUpSoftHsmBackend(backendName, { namespace: NAMESPACE, fipsLevel: 2 });
+    ({ client, softhsm, token } = setup);
     operator = await startTestOperator(client);
   });
 
   after(async () => {
     await operator.stop();
-    for (const name of [
-      backendName,
-      ...['restricted', 'nomodule', 'notoken', 'wrongpin'].map((n) => `${n}-${RUN}`),
-    ]) {
+    for (const name of ['restricted', 'nomodule', 'notoken', 'wrongpin'].map((n) => `${n}-${RUN}`)) {
       await remove(client, { apiVersion: 'keyward.io/v1alpha1', kind: 'KeyBackend', metadata: { name } });
     }
-    softhsm.cleanup();
+    await setup.cleanup();
   });
 
   it('connects the KeyBackend and reports the token and what it can do', async () => {
@@ -120,32 +85,20 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
 
   const usagesOf = (algorithm: Algorithm): KeyUsage[] =>
     ALLOWED_USAGES[algorithm].includes('sign') ? ['sign', 'verify'] : ['encrypt', 'decrypt'];
-  const algorithms: Algorithm[] = [
-    'EC_P256',
-    'EC_P384',
-    'EC_P521',
-    'ED25519',
-    'RSA_2048',
-    'RSA_3072',
-    'RSA_4096',
-    'AES_256',
-    'HMAC_SHA256',
-  ];
-
   it('generates every algorithm inside the token, sensitive and never extractable', async () => {
-    for (const algorithm of algorithms) {
+    for (const algorithm of ALGORITHMS) {
       await client.create(
         managedKeyType,
         managedKey(algorithm.toLowerCase().replace('_', '-'), { algorithm, usages: usagesOf(algorithm) }),
       );
     }
-    for (const algorithm of algorithms) {
+    for (const algorithm of ALGORITHMS) {
       const name = algorithm.toLowerCase().replace('_', '-');
       const key = await readyKey(name);
       assert.equal(key.status?.phase, 'Active');
       assert.equal(key.status.currentVersion, 1);
       assert.equal(key.status.effectiveFipsLevel, 2);
-      assert.match(key.status.keyRef ?? '', /^pkcs11:token=keyward-/);
+      assert.ok(key.status.keyRef?.startsWith(`pkcs11:token=${token.label};`), key.status.keyRef);
       assert.doesNotMatch(key.status.keyRef ?? '', /pin-(source|value)/);
       const objects = objectsLabelled(name);
       const secrets = objects.filter((o) => o.kind !== 'Public Key');
@@ -223,22 +176,10 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
 
   it('refuses a namespace the KeyBackend does not serve', async () => {
     const restricted = `restricted-${RUN}`;
-    await client.create(keyBackendType, {
-      ...keyBackend(restricted, {}),
-      spec: {
-        ...keyBackend(restricted, {}).spec,
-        namespaceSelector: { matchLabels: { 'keyward.io/keys': 'allowed' } },
-      },
-    });
-    await client.create(managedKeyType, {
-      ...managedKey('elsewhere', { algorithm: 'EC_P256', usages: ['sign', 'verify'] }),
-      spec: {
-        ...managedKey('elsewhere', {}).spec,
-        backendRef: { name: restricted },
-        algorithm: 'EC_P256',
-        usages: ['sign', 'verify'],
-      },
-    });
+    const selective = keyBackend(restricted);
+    selective.spec.namespaceSelector = { matchLabels: { 'keyward.io/keys': 'allowed' } };
+    await client.create(keyBackendType, selective);
+    await client.create(managedKeyType, managedKey('elsewhere', { backendRef: { name: restricted } }));
     const key = await eventually<ManagedKeyObject>('NamespaceNotAllowed', async () => {
       const object = await getKey('elsewhere');
       return conditionOf(object, 'Ready')?.reason === 'NamespaceNotAllowed' ? object : undefined;
@@ -275,10 +216,13 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
     await client.create(builtinResources.secrets, secret('wrong-pin', 'not-the-pin-1234'));
     await client.create(
       keyBackendType,
-      keyBackend(`nomodule-${RUN}`, { modulePath: '/usr/lib/nonexistent-pkcs11.so' }),
+      keyBackend(`nomodule-${RUN}`, { pkcs11: { modulePath: '/usr/lib/nonexistent-pkcs11.so' } }),
     );
-    await client.create(keyBackendType, keyBackend(`notoken-${RUN}`, { token: { label: 'no-such-token' } }));
-    await client.create(keyBackendType, keyBackend(`wrongpin-${RUN}`, {}, 'wrong-pin'));
+    await client.create(
+      keyBackendType,
+      keyBackend(`notoken-${RUN}`, { pkcs11: { token: { label: 'no-such-token' } } }),
+    );
+    await client.create(keyBackendType, keyBackend(`wrongpin-${RUN}`, { secretName: 'wrong-pin' }));
     const reasonOf = async (name: string) => conditionOf(await getBackend(name), 'Ready');
     for (const [name, reason, text] of [
       [`nomodule-${RUN}`, 'ModuleNotFound', /nonexistent-pkcs11\.so/],

@@ -4,20 +4,19 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, randomBytes, verify } from 'node:crypto';
 import type { JsonWebKey } from 'node:crypto';
-import { installCrds, remove } from '../../../scripts/cluster.ts';
 import type { ManagedKeyObject } from '../../../src/api/v1alpha1/index.ts';
 import { Pkcs11Backend } from '../../../src/backends/pkcs11/pkcs11-backend.ts';
-import { keyBackendType } from '../../../src/controllers/keybackend/controller.ts';
 import { managedKeyType } from '../../../src/controllers/managedkey/controller.ts';
 import type { ConfigMap } from '../../../src/controllers/managedkey/distribution.ts';
 import { ROTATE_ANNOTATION } from '../../../src/controllers/managedkey/rotation.ts';
 import type { KubeClient } from '../../../src/kube/client.ts';
 import type { KubeObject } from '../../../src/kube/object.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
-import { testCluster } from '../../support/kube.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
 import type { TestOperator } from '../../support/operator.ts';
-import { SOFTHSM_MODULE, SoftHsm } from '../../support/softhsm.ts';
+import type { SoftHsm } from '../../support/softhsm.ts';
+import { managedKeyManifest, setUpSoftHsmBackend } from '../../support/keyward.ts';
+import type { SoftHsmSetup } from '../../support/keyward.ts';
 import type { SoftHsmToken } from '../../support/softhsm.ts';
 
 const RUN = randomBytes(3).toString('hex');
@@ -36,12 +35,10 @@ const summary = (key: ManagedKeyObject) =>
   (key.status?.versions ?? []).map((v) => `${v.version}:${v.state}`).join(' ');
 
 async function createKey(name: string, spec: Partial<ManagedKeyObject['spec']>): Promise<ManagedKeyObject> {
-  await client.create(managedKeyType, {
-    apiVersion: 'keyward.io/v1alpha1',
-    kind: 'ManagedKey',
-    metadata: { name, namespace: NAMESPACE },
-    spec: { backendRef: { name: BACKEND }, algorithm: 'EC_P256', usages: ['sign', 'verify'], ...spec },
-  } as KubeObject);
+  await client.create(
+    managedKeyType,
+    managedKeyManifest(name, NAMESPACE, { backendRef: { name: BACKEND }, ...spec }),
+  );
   return eventually(`${name} version 1`, async () => {
     const key = await getKey(name);
     return key.status?.currentVersion === 1 ? key : undefined;
@@ -67,49 +64,16 @@ async function patch(name: string, change: object = {}): Promise<void> {
 const tokenObjects = (name: string) =>
   softhsm.listObjects(token).filter((o) => o.label.startsWith(`${NAMESPACE}/${name}/`));
 
+let setup: SoftHsmSetup;
 before(async () => {
-  ({ client } = await testCluster());
-  await installCrds(client);
-  softhsm = SoftHsm.create();
-  token = softhsm.initToken(`rotation-${RUN}`);
-  await client.create(builtinResources.namespaces, {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: NAMESPACE },
-  });
-  await client.create(builtinResources.secrets, {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name: 'pin', namespace: NAMESPACE },
-    data: { pin: Buffer.from(token.pin).toString('base64') },
-  } as KubeObject);
-  await client.create(keyBackendType, {
-    apiVersion: 'keyward.io/v1alpha1',
-    kind: 'KeyBackend',
-    metadata: { name: BACKEND },
-    spec: {
-      fipsLevel: 1,
-      healthCheckInterval: '1m',
-      pkcs11: {
-        modulePath: SOFTHSM_MODULE,
-        vendor: 'softhsm2',
-        token: { label: token.label },
-        pinSecretRef: { namespace: NAMESPACE, name: 'pin', key: 'pin' },
-        maxSessions: 4,
-      },
-    },
-  });
+  setup = await setUpSoftHsmBackend(BACKEND, { namespace: NAMESPACE });
+  ({ client, softhsm, token } = setup);
   operator = await startTestOperator(client);
 });
 
 after(async () => {
   await operator.stop();
-  await remove(client, {
-    apiVersion: 'keyward.io/v1alpha1',
-    kind: 'KeyBackend',
-    metadata: { name: BACKEND },
-  });
-  softhsm.cleanup();
+  await setup.cleanup();
 });
 
 describe('rotation', () => {

@@ -60,7 +60,8 @@ export interface Blocked {
   backendFault: boolean;
 }
 
-export type Resolution = { backend: KeyBackend; keyBackend: KeyBackendObject } | { blocked: Blocked };
+export type Resolution =
+  { backend: KeyBackend; keyBackend: KeyBackendObject } | { blocked: Blocked } | { awaitingConnection: true };
 
 /** Thrown when a recorded version is gone from the backend or no longer what was generated. */
 class VersionIntegrityError extends Error {
@@ -111,7 +112,9 @@ export function resolveBackend(key: ManagedKeyObject, deps: ManagedKeyController
     );
   }
   const connection = deps.connections.get(name);
-  if (!connection) return blocked('BackendNotReady', `KeyBackend ${name} is not connected yet`, true);
+  // Not tried yet (the operator just started): wait without a word; the connection enqueues the key when it comes,
+  // and a restart does not flip every key's Ready condition to False and back.
+  if (!connection) return { awaitingConnection: true };
   if (!connection.ready) {
     return blocked('BackendNotReady', `KeyBackend ${name} is not ready: ${connection.message}`, true);
   }
@@ -163,6 +166,7 @@ async function reconcileKey(
   };
 
   const resolution = resolveBackend(key, deps);
+  if ('awaitingConnection' in resolution) return {};
   if ('blocked' in resolution) {
     const { reason, message, backendFault } = resolution.blocked;
     condition(ConditionType.Ready, 'False', reason, message);

@@ -39,7 +39,23 @@ const MaintenanceWindow = Type.Object(
       description:
         'Start of the window as a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 2 * * 1-5".',
       maxLength: 128,
-      pattern: '^\\s*\\S+(\\s+\\S+){4}\\s*$',
+      // What a rule can tell without evaluating the expression: its shape, and days that no month named has. The
+      // controller reports any other window that never opens (Rotating=False, WindowNeverOpens).
+      ...celRules(
+        {
+          rule: "self.matches(r'^\\s*\\S+(\\s+\\S+){4}\\s*$')",
+          message:
+            'must be a five-field cron expression: minute hour day-of-month month day-of-week, e.g. "0 2 * * 1-5"',
+        },
+        {
+          rule: "!self.matches(r'^\\s*\\S+\\s+\\S+\\s+(30|31)\\s+(2|[Ff][Ee][Bb])\\s+\\*\\s*$')",
+          message: 'this window never opens: February has no day 30 or 31',
+        },
+        {
+          rule: "!self.matches(r'^\\s*\\S+\\s+\\S+\\s+31\\s+(4|6|9|11|[Aa][Pp][Rr]|[Jj][Uu][Nn]|[Ss][Ee][Pp]|[Nn][Oo][Vv])\\s+\\*\\s*$')",
+          message: 'this window never opens: April, June, September and November have no day 31',
+        },
+      ),
     }),
     duration: Duration({
       description: 'How long the window stays open after each start.',

@@ -159,6 +159,16 @@ const invalid: { name: string; object: Manifest; message: string | RegExp }[] = 
     message: 'a window may stay open at most 168h (one week)',
   },
   {
+    name: 'a maintenance window that never opens',
+    object: edit(signingKey, (s) => (s.rotation!.windows![0]!.cron = '0 2 30 2 *')),
+    message: 'this window never opens: February has no day 30 or 31',
+  },
+  {
+    name: 'a maintenance window that is not a cron expression',
+    object: edit(signingKey, (s) => (s.rotation!.windows![0]!.cron = 'every night')),
+    message: 'must be a five-field cron expression',
+  },
+  {
     name: 'a ManagedKey without a backend',
     object: edit(signingKey, (s) => Reflect.deleteProperty(s, 'backendRef')),
     message: 'spec.backendRef: Required value',

@@ -4,8 +4,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../src/kube/client.ts';
+import { loadKubeConfig } from '../src/kube/config.ts';
 import { describeError } from '../src/log.ts';
 import { apply, installCrds, loadManifests } from './cluster.ts';
 import { ensureControlPlane, stopControlPlane } from './testenv/controlplane.ts';
@@ -41,9 +41,7 @@ function softHsmToken(): { conf: string; pin: string } {
 }
 
 const controlPlane = await ensureControlPlane({ log: say });
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromFile(controlPlane.kubeconfig);
-const client = new KubeClient(kubeConfig);
+const client = new KubeClient(loadKubeConfig({ path: controlPlane.kubeconfig }).kubeConfig);
 
 say('installing the CRDs');
 await installCrds(client);

@@ -33,7 +33,7 @@ import type { ConfigMap, PublicKeyCache } from './distribution.ts';
 import { ageAndDestroy, rotateIfDue } from './lifecycle.ts';
 import type { RotationCounter } from './lifecycle.ts';
 import { acknowledged, nextLifecycleEvent } from './rotation.ts';
-import { generateVersion, keyIdentity, usagesInState } from './versions.ts';
+import { currentVersionFields, generateVersion, keyIdentity, usagesInState } from './versions.ts';
 
 /** Even with nothing scheduled sooner, a key is looked at once a day (timers that long drift, and clocks jump). */
 const MAX_REQUEUE_MS = 86_400_000;
@@ -279,14 +279,6 @@ function rotationState(status: ManagedKeyStatus, windowProblem: string | undefin
   }
   if (windowProblem) return ['WindowNeverOpens', windowProblem];
   return ['Scheduled', `next rotation at ${status.nextRotationTime ?? ''}`];
-}
-
-function currentVersionFields(entry: KeyVersion): Partial<ManagedKeyStatus> {
-  return {
-    currentVersion: entry.version,
-    keyRef: entry.keyRef,
-    ...(entry.fingerprint ? { publicKeyFingerprint: entry.fingerprint } : {}),
-  };
 }
 
 /**

@@ -9,6 +9,7 @@ import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v
 import { formatTime } from '../../runtime/clock.ts';
 import { parseDuration } from '../../runtime/duration.ts';
 import { nextWindowOpening, rotationRetryDelay } from './schedule.ts';
+import { currentVersionFields } from './versions.ts';
 
 /** Set this annotation to any new value (e.g. the current time) to rotate the key once, now. */
 export const ROTATE_ANNOTATION = 'keyward.io/rotate-requested-at';
@@ -71,9 +72,7 @@ export function recordRotation(
   const rotated: ManagedKeyStatus = {
     ...status,
     versions: [entry, ...versions],
-    currentVersion: entry.version,
-    keyRef: entry.keyRef,
-    publicKeyFingerprint: entry.fingerprint,
+    ...currentVersionFields(entry),
     lastRotationTime: formatTime(now),
     failedRotationAttempts: 0,
     ...acknowledged(key),

@@ -4,7 +4,7 @@
 // so whatever a crashed reconcile left in the backend is found and adopted: a key is never generated twice, and a
 // version the status never recorded is never lost.
 import { isAsymmetric } from '../../api/algorithms.ts';
-import type { KeyVersion, ManagedKeyObject } from '../../api/v1alpha1/managedkey.ts';
+import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
 import { archivedUsages } from '../../backends/algorithms.ts';
 import type { KeyBackend } from '../../backends/backend.ts';
 import type { KeyIdentity } from '../../backends/identity.ts';
@@ -39,6 +39,13 @@ export function usableVersions(versions: readonly KeyVersion[]): KeyVersion[] {
 
 export function newestVersion(versions: readonly KeyVersion[] | undefined): number {
   return Math.max(0, ...(versions ?? []).map((v) => v.version));
+}
+
+/** The status fields that name the current version. */
+export function currentVersionFields(
+  entry: KeyVersion,
+): Pick<ManagedKeyStatus, 'currentVersion' | 'keyRef' | 'publicKeyFingerprint'> {
+  return { currentVersion: entry.version, keyRef: entry.keyRef, publicKeyFingerprint: entry.fingerprint };
 }
 
 /**

@@ -4,8 +4,8 @@
 //
 //   npm run bench -- [N]        (default 500)
 import { randomBytes } from 'node:crypto';
-import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
-import { KubeClient } from '../src/kube/client.ts';
+import { HttpMethod } from '@kubernetes/client-node';
+import { clientFor } from '../test/fixtures/runtime-env.ts';
 import { managedKeyType } from '../src/controllers/managedkey/controller.ts';
 import { eventually, startTestOperator } from '../test/support/operator.ts';
 import { managedKeyManifest, setUpSoftHsmBackend } from '../test/support/keyward.ts';
@@ -29,9 +29,7 @@ const verified = async (operator: Awaited<ReturnType<typeof startTestOperator>>)
 
 // The restarted operator's own client, counting what it writes.
 let written = 0;
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromFile(setup.kubeconfigPath);
-const countingClient = new KubeClient(kubeConfig, {
+const countingClient = clientFor(setup.kubeconfigPath, {
   onResponse: (method) => {
     if (method !== HttpMethod.GET) written++;
   },

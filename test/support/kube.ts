@@ -1,8 +1,8 @@
 // Test access to the local control plane: a client for it, and the message of an API error.
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ensureControlPlane } from '../../scripts/testenv/controlplane.ts';
-import { KubeClient } from '../../src/kube/client.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
+import { clientFor } from '../fixtures/runtime-env.ts';
 import { KubeApiError } from '../../src/kube/errors.ts';
 
 export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
@@ -19,9 +19,7 @@ export async function testCluster(): Promise<TestCluster> {
       console.error(`[testenv] ${line}`);
     },
   });
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(controlPlane.kubeconfig);
-  return { client: new KubeClient(kubeConfig), kubeconfigPath: controlPlane.kubeconfig };
+  return { client: clientFor(controlPlane.kubeconfig), kubeconfigPath: controlPlane.kubeconfig };
 }
 
 /** The API server's message in an API error (after the request path); rethrows anything else. */

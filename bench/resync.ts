@@ -36,7 +36,8 @@ const countingClient = clientFor(setup.kubeconfigPath, {
 });
 
 let started = performance.now();
-let operator = await startTestOperator(client);
+// Scoped to the benchmark's namespace: objects other runs left behind must not count.
+let operator = await startTestOperator(client, namespace);
 for (let i = 0; i < N; i++) {
   await client.create(
     managedKeyType,
@@ -59,7 +60,7 @@ await client.list(managedKeyType, { namespace });
 const baseline = (performance.now() - started) / 1000;
 
 started = performance.now();
-operator = await startTestOperator(countingClient);
+operator = await startTestOperator(countingClient, namespace);
 await eventually('every key verified after the restart', async () =>
   (await verified(operator)) >= N ? true : undefined,
 );

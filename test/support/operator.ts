@@ -25,7 +25,8 @@ export interface TestOperator {
   stop(): Promise<void>;
 }
 
-export async function startTestOperator(client: KubeClient): Promise<TestOperator> {
+/** `watchNamespace` limits the ManagedKeys the operator sees to one namespace, as --watch-namespace does. */
+export async function startTestOperator(client: KubeClient, watchNamespace?: string): Promise<TestOperator> {
   const logs: string[] = [];
   const clock = new TestClock();
   const manager = new Manager({
@@ -34,6 +35,7 @@ export async function startTestOperator(client: KubeClient): Promise<TestOperato
     log: createLogger({ level: 'debug', write: (line) => logs.push(line) }),
     metrics: new OperatorMetrics({ processMetrics: false }),
     gracefulShutdownTimeoutMs: 5_000,
+    watchNamespace,
   });
   addKeywardControllers(manager, { perKeyMetrics: true });
   manager.start();

@@ -43,6 +43,13 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
   keyBackend.informer.addHandlers({
     delete: (deleted) => void connections.close(deleted.metadata.name ?? ''),
   });
+  // Public keys are cached per version for the life of the process; a deleted key's entries go with it.
+  const publicKeys = new PublicKeyCache();
+  managedKeys.addHandlers({
+    delete: (deleted) => {
+      publicKeys.forget(deleted);
+    },
+  });
   const managedKey = manager.addController(
     managedKeyController({
       connections,
@@ -52,7 +59,7 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
         resource: builtinResources.configMaps,
         labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}`,
       }),
-      publicKeys: new PublicKeyCache(),
+      publicKeys,
       countRotation: (result) => {
         rotations.inc({ result });
       },

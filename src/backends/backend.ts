@@ -1,20 +1,57 @@
-// The interface every key backend implements (PKCS#11 now; AWS CloudHSM, Azure Key Vault and GCP KMS later).
-// Shaped like a Crossplane external client: observe a key version, create it (idempotently), update what it may do,
-// delete it. Every method rejects with a BackendError from ./errors.ts.
+// The interface every key backend implements: PKCS#11 tokens (SoftHSM2, Luna, nShield, YubiHSM 2, CloudHSM), Azure
+// Key Vault and Managed HSM, GCP Cloud KMS and Cloud HSM, AWS KMS. Shaped like a Crossplane external client: observe
+// a key version, create it (idempotently), update what it may do, delete it. Every method rejects with a
+// BackendError from ./errors.ts, and every method takes a CallOptions whose signal ends the call (a hung network HSM
+// must not hold a worker forever).
+//
+// How each backend family maps onto it is in docs/backends.md.
 
-import type { Algorithm, KeyUsage } from './algorithms.ts';
+import type { Algorithm, KeyUsage, SignatureDigest } from './algorithms.ts';
 import type { KeyIdentity } from './identity.ts';
 import type { PublicKeyInfo } from './public-key.ts';
+
+/**
+ * How an archived version is kept from signing or encrypting anew:
+ * - `usages`: the backend restricts the version itself to verify/decrypt/unwrap (PKCS#11 attributes, Azure key_ops);
+ * - `primary`: the version stops being the backend's primary, so new encryptions use the new one; the version could
+ *   still encrypt if named explicitly (GCP and AWS symmetric keys);
+ * - `reference`: only Keyward's published reference moves on; the backend would still sign with the version if asked
+ *   directly, so access to it must be limited by the backend's own IAM (GCP and AWS asymmetric keys).
+ */
+export type ArchivalEnforcement = 'usages' | 'primary' | 'reference';
 
 export interface BackendCapabilities {
   /** Algorithms this backend can generate and use, as found on the backend (not assumed from its type). */
   readonly algorithms: readonly Algorithm[];
-  /** The backend rotates keys itself on a schedule. */
-  readonly nativeRotation: boolean;
+  /** Algorithms the backend rotates itself on a schedule (e.g. GCP and AWS symmetric keys); empty for none. */
+  readonly nativeRotation: readonly Algorithm[];
   /** The backend keeps versions of one key itself (otherwise each Keyward version is a separate key). */
   readonly versions: boolean;
+  /** How archival is enforced (see ArchivalEnforcement). */
+  readonly archival: ArchivalEnforcement;
   /** The shortest delay the backend imposes between a destroy request and the key being gone, in seconds. */
   readonly minDestroyDelaySeconds: number;
+  /** The longest destroy delay the backend accepts (AWS KMS: 30 days); undefined when there is no bound. */
+  readonly maxDestroyDelaySeconds?: number;
+  /** A version scheduled for destruction can be restored until its destroy time (GCP, AWS, Azure soft delete). */
+  readonly restorable: boolean;
+  /**
+   * The backend finds a version by metadata it stores beside the key (PKCS#11 CKA_ID and label, cloud tags and
+   * labels), so a version whose creation was interrupted is found again, never created twice.
+   */
+  readonly lookupBy: 'attributes' | 'tags' | 'labels';
+}
+
+/**
+ * Where keys live, stated so that a KeyBackend edited to point elsewhere (another token, vault or key ring) is
+ * noticed: a version records the target it was made on, and no backend generates, changes or destroys a version
+ * recorded on another target.
+ */
+export interface BackendTarget {
+  /** Stable and unique: `pkcs11:<manufacturer>/<model>/<serial>`, the vault URL, the key ring's resource name. */
+  readonly id: string;
+  /** What a person calls it, e.g. the token label. */
+  readonly description: string;
 }
 
 /** What the backend is, for KeyBackend status. */
@@ -39,8 +76,21 @@ export interface KeySpec {
   readonly usages: readonly KeyUsage[];
 }
 
+/**
+ * A version's state as the backend reports it. Asynchronous backends pass through PendingGeneration (GCP HSM keys)
+ * and DestroyScheduled (GCP, AWS pending deletion, Azure soft delete) before they settle.
+ */
+export type ObservedState = 'Enabled' | 'Disabled' | 'PendingGeneration' | 'DestroyScheduled' | 'Destroyed';
+
 /** A key version as the backend holds it. */
-export interface ObservedKey {
+export interface ObservedVersion {
+  /** The backend's own name for the version: a derived CKA_ID (hex), an Azure version GUID, a GCP version number. */
+  readonly versionId: string;
+  /** The target it lives on (BackendTarget.id). */
+  readonly target: string;
+  readonly state: ObservedState;
+  /** With DestroyScheduled: when the backend destroys it (ms since the epoch). */
+  readonly destroyTime?: number;
   readonly algorithm: Algorithm;
   /** Usages currently enabled; empty when the key is disabled. */
   readonly usages: readonly KeyUsage[];
@@ -51,57 +101,102 @@ export interface ObservedKey {
 }
 
 export interface CreateResult {
-  /** `adopted` when a key with this identity already existed (a retry, or a crash before status was written). */
+  /** `adopted` when a version with this identity already existed (a retry, or a crash before status was written). */
   readonly outcome: 'created' | 'adopted';
-  readonly key: ObservedKey;
+  readonly version: ObservedVersion;
 }
+
+/** What a signature covers: a message (the backend hashes it as the key's algorithm says) or a digest of one. */
+export type SignInput =
+  { readonly message: Buffer } | { readonly digest: Buffer; readonly hash: SignatureDigest };
 
 export interface SignOptions {
   /** RSA only: PKCS#1 v1.5 (default) or PSS with MGF1 and a salt as long as the digest. */
   readonly rsaPadding?: 'pkcs1' | 'pss';
+  /** ECDSA only: DER (what X.509, CMS and openssl use; the default) or raw r||s (IEEE P1363, JOSE). */
+  readonly ecdsaFormat?: 'der' | 'raw';
 }
+
+export interface CallOptions {
+  /** Ends the call with a RetryableError when aborted (the runtime's per-call deadline, or shutdown). */
+  readonly signal?: AbortSignal;
+}
+
+export interface DestroyRequest extends CallOptions {
+  /**
+   * How long the backend should wait before the version is gone, for backends that schedule destruction (GCP
+   * destroyScheduledDuration, AWS PendingWindowInDays). Clamped to the backend's bounds by the caller.
+   */
+  readonly delaySeconds?: number;
+}
+
+/** `absent` when there was nothing to destroy; otherwise the version's state afterwards. */
+export type DestroyResult =
+  | { readonly outcome: 'absent' }
+  | { readonly outcome: 'destroyed' }
+  | { readonly outcome: 'scheduled'; readonly destroyTime: number };
 
 export interface KeyBackend {
   /** Backend type, e.g. `pkcs11`: the `backend_type` metric label. */
   readonly type: string;
 
+  /** Where this connection's keys live. */
+  readonly target: BackendTarget;
+
   capabilities(): BackendCapabilities;
 
   /** Checks the backend is reachable and the login still valid; says what it is. */
-  health(): Promise<BackendHealth>;
+  health(options?: CallOptions): Promise<BackendHealth>;
 
   /** The key version with this identity, or undefined when the backend has none. */
-  observe(identity: KeyIdentity): Promise<ObservedKey | undefined>;
+  observe(identity: KeyIdentity, options?: CallOptions): Promise<ObservedVersion | undefined>;
 
   /**
-   * Generates the key version inside the backend, or adopts the one that already carries this identity (after
-   * checking it has the same algorithm and the required protection). Safe to call again after any failure.
+   * The versions of this key (the uid of `identity`; its version is ignored) that the backend holds, newest first,
+   * found by what the backend stores beside them. For a status that was lost or restored from a backup.
    */
-  create(identity: KeyIdentity, spec: KeySpec): Promise<CreateResult>;
+  versions(identity: KeyIdentity, options?: CallOptions): Promise<ObservedVersion[]>;
+
+  /**
+   * Generates the key version inside the backend, or adopts the one that already carries this identity. Before it
+   * returns, the backend proves the version: generated inside it (never imported), protected as required, and for
+   * key pairs a fresh challenge signed inside the backend verifies with the public key read back. Safe to call again
+   * after any failure; the caller only calls it for a version it marked in flight.
+   */
+  create(identity: KeyIdentity, spec: KeySpec, options?: CallOptions): Promise<CreateResult>;
 
   /** The public key of an asymmetric key version; Unsupported for secret keys. */
-  publicKey(identity: KeyIdentity): Promise<PublicKeyInfo>;
+  publicKey(identity: KeyIdentity, options?: CallOptions): Promise<PublicKeyInfo>;
 
   /**
-   * Signs `data` (the message, not a digest; the backend hashes it with SIGNATURE_DIGEST). ECDSA signatures are raw
-   * r||s (IEEE P1363), Ed25519 is PureEdDSA, HMAC_SHA256 returns the MAC. For self-tests and ceremonies.
+   * Signs with the version. The hash follows the key (SIGNATURE_DIGEST: P-384 with SHA-384, P-521 with SHA-512);
+   * a digest of another hash is Unsupported. Ed25519 signs messages only (PureEdDSA); HMAC_SHA256 returns the MAC.
    */
-  sign(identity: KeyIdentity, data: Buffer, options?: SignOptions): Promise<Buffer>;
+  sign(identity: KeyIdentity, input: SignInput, options?: SignOptions & CallOptions): Promise<Buffer>;
 
   /** Verifies inside the backend; false when the signature does not match. Needs `verify` enabled. */
-  verify(identity: KeyIdentity, data: Buffer, signature: Buffer, options?: SignOptions): Promise<boolean>;
+  verify(
+    identity: KeyIdentity,
+    input: SignInput,
+    signature: Buffer,
+    options?: SignOptions & CallOptions,
+  ): Promise<boolean>;
 
   /**
-   * Sets which operations the key version may perform. An empty list disables it; the spec's usages enable it again;
-   * archivedUsages(spec.usages) keeps an archived version for verify/decrypt/unwrap only.
+   * Sets which operations the key version may perform, as far as capabilities().archival allows: an empty list
+   * disables it, the spec's usages enable it, archivedUsages(spec.usages) keeps it for verify/decrypt/unwrap where
+   * the backend restricts usages (elsewhere it stays enabled). Reads the result back.
    */
-  setUsages(identity: KeyIdentity, usages: readonly KeyUsage[]): Promise<void>;
+  setUsages(identity: KeyIdentity, usages: readonly KeyUsage[], options?: CallOptions): Promise<void>;
 
-  /** Destroys the key version (every object carrying its identity). `absent` when there was nothing to destroy. */
-  destroy(identity: KeyIdentity): Promise<'destroyed' | 'absent'>;
+  /**
+   * Destroys the key version, at once or after `delaySeconds` where the backend schedules destruction. Never acts
+   * on an object that is not provably this version.
+   */
+  destroy(identity: KeyIdentity, request?: DestroyRequest): Promise<DestroyResult>;
 
   /** Re-reads the backend's inventory of keys, e.g. after keys were created or removed outside this process. */
-  refresh(): Promise<void>;
+  refresh(options?: CallOptions): Promise<void>;
 
   /** Releases sessions and connections. The backend is unusable afterwards. */
   close(): Promise<void>;

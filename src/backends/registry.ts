@@ -1,44 +1,59 @@
-// Opens the backend a KeyBackend describes. Each kind of backend lives in its own folder; this is the one place that
-// knows which folder serves which `spec` field.
+// Opens the backend a KeyBackend describes. Each kind of backend lives in its own folder and exports a
+// BackendFactory; this is the one place that knows which folder serves which `spec` field.
 import { BACKEND_KINDS } from '../api/v1alpha1/keybackend.ts';
 import type { KeyBackendSpec } from '../api/v1alpha1/keybackend.ts';
 import type { KeyBackend } from './backend.ts';
+import type { Credentials, SecretReference } from './credentials.ts';
 import { MisconfiguredError, UnsupportedError } from './errors.ts';
-import { Pkcs11Backend } from './pkcs11/pkcs11-backend.ts';
+import { pkcs11Factory } from './pkcs11/factory.ts';
 
-/** A reference to one key of a Secret. */
-export interface SecretReference {
-  namespace: string;
-  name: string;
-  key: string;
+export type BackendKind = (typeof BACKEND_KINDS)[number];
+
+/** How one kind of backend is opened from its part of KeyBackend.spec. */
+export interface BackendFactory<K extends BackendKind = BackendKind> {
+  readonly kind: K;
+  /** The Secrets the backend needs, by a name the backend chooses (`pin`, `awsCredentials`); none for workload identity. */
+  credentials(spec: NonNullable<KeyBackendSpec[K]>): Readonly<Record<string, SecretReference>>;
+  /**
+   * Connects. `credentials` holds the value of each Secret key named by credentials(); the caller zeroes the
+   * Buffers once this resolves or rejects, so a backend copies what it must keep (and zeroes it on close).
+   */
+  open(spec: NonNullable<KeyBackendSpec[K]>, credentials: Credentials): Promise<KeyBackend>;
 }
 
+const FACTORIES: { readonly [K in BackendKind]?: BackendFactory<K> } = {
+  pkcs11: pkcs11Factory,
+};
+
 /** The kind of backend a spec selects: `pkcs11`, `awsCloudHSM`, `azureKeyVault` or `gcpKMS`. */
-export function backendKind(spec: KeyBackendSpec): (typeof BACKEND_KINDS)[number] {
+export function backendKind(spec: KeyBackendSpec): BackendKind {
   const [kind, ...others] = BACKEND_KINDS.filter((k) => spec[k] !== undefined);
   if (kind === undefined || others.length > 0)
     throw new MisconfiguredError('exactly one backend must be set');
   return kind;
 }
 
-/** The Secret holding the backend's credential, if it needs one. */
-export function credentialReference(spec: KeyBackendSpec): SecretReference | undefined {
-  return spec.pkcs11?.pinSecretRef ?? spec.awsCloudHSM?.pkcs11.pinSecretRef;
+function factoryOf<K extends BackendKind>(kind: K): BackendFactory<K> {
+  const factory = FACTORIES[kind] as BackendFactory<K> | undefined;
+  if (!factory) throw new UnsupportedError(`the ${kind} backend is not available in this version of Keyward`);
+  return factory;
 }
 
-/** Connects to the backend; `credential` is the value of credentialReference's Secret key. */
-export async function openBackend(spec: KeyBackendSpec, credential: string | undefined): Promise<KeyBackend> {
+function partOf<K extends BackendKind>(spec: KeyBackendSpec, kind: K): NonNullable<KeyBackendSpec[K]> {
+  const part = spec[kind];
+  if (part === undefined) throw new MisconfiguredError(`spec.${kind} is not set`);
+  return part;
+}
+
+/** The Secrets the backend a spec selects needs, by name. */
+export function credentialReferences(spec: KeyBackendSpec): Readonly<Record<string, SecretReference>> {
   const kind = backendKind(spec);
-  if (spec.pkcs11) {
-    if (credential === undefined) throw new MisconfiguredError('the PKCS#11 backend needs a PIN');
-    const { modulePath, vendor, token, maxSessions } = spec.pkcs11;
-    const selector =
-      token.label !== undefined
-        ? { label: token.label }
-        : token.serial !== undefined
-          ? { serial: token.serial }
-          : { slotId: token.slotId ?? 0 };
-    return Pkcs11Backend.connect({ modulePath, vendor, token: selector, pin: credential, maxSessions });
-  }
-  throw new UnsupportedError(`the ${kind} backend is not available in this version of Keyward`);
+  const factory = FACTORIES[kind] as BackendFactory | undefined;
+  return factory ? factory.credentials(partOf(spec, kind) as never) : {};
+}
+
+/** Connects to the backend a spec selects. */
+export async function openBackend(spec: KeyBackendSpec, credentials: Credentials): Promise<KeyBackend> {
+  const kind = backendKind(spec);
+  return (factoryOf(kind) as BackendFactory).open(partOf(spec, kind) as never, credentials);
 }

@@ -337,8 +337,8 @@ export function describeConformance(target: ConformanceTarget): void {
         const key = recorded(id, await create(id, { algorithm, usages }));
         const before = Date.now();
         const result = await backend.destroy(key, { delaySeconds: 0 });
-        assert.equal(result.outcome, 'scheduled');
-        if (result.outcome === 'scheduled') assert.ok(result.destroyTime >= before);
+        assert.ok(result.outcome === 'scheduled', `outcome ${result.outcome}`);
+        assert.ok(result.destroyTime >= before);
         assert.equal((await backend.observe(key))?.state, 'DestroyScheduled');
       });
 

@@ -203,8 +203,9 @@ describe('key integrity', () => {
     await touch('gap', { spec: { rotation: { trigger: 'c' } } });
     const later = await until('gap', 'rotated again', (k) => k.status?.currentVersion === 3);
     const intact = later.status?.conditions?.find((c) => c.type === ConditionType.VersionsIntact);
-    assert.equal(intact?.status, 'False');
-    assert.match(intact?.message ?? '', /archived version\(s\) 1 are missing/);
+    assert.ok(intact);
+    assert.equal(intact.status, 'False');
+    assert.match(intact.message, /archived version\(s\) 1 are missing/);
     assert.equal(ready(later)?.status, 'True');
   });
 
@@ -249,8 +250,9 @@ describe('key integrity', () => {
       (k) => k.status?.conditions?.some((c) => c.type === ConditionType.SpecInEffect) ?? false,
     );
     const condition = key.status?.conditions?.find((c) => c.type === ConditionType.SpecInEffect);
-    assert.equal(condition?.status, 'False');
-    assert.match(condition?.message ?? '', /spec\.recovery .* no backup is made/);
+    assert.ok(condition);
+    assert.equal(condition.status, 'False');
+    assert.match(condition.message, /spec\.recovery .* no backup is made/);
   });
 });
 

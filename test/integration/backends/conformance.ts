@@ -124,7 +124,11 @@ export function describeConformance(target: ConformanceTarget): void {
           assert.equal(observed.target, backend.target.id);
           assert.equal(observed.versionId, result.version.versionId);
           assert.ok(observed.versionId.length > 0);
-          assert.doesNotMatch(observed.keyRef, /pin-(value|source)|password/i, 'a key reference never carries a credential');
+          assert.doesNotMatch(
+            observed.keyRef,
+            /pin-(value|source)|password/i,
+            'a key reference never carries a credential',
+          );
         });
       }
 

@@ -128,7 +128,9 @@ export class AzureKeyVaultBackend implements KeyBackend {
   async health(options?: CallOptions): Promise<BackendHealth> {
     // Listing one key proves the vault answers and the credential may read it, and shows its deletion policy.
     await this.#call('list the keys of', options, async (abortSignal) => {
-      for await (const page of this.#client.listPropertiesOfKeys({ abortSignal }).byPage({ maxPageSize: 1 })) {
+      for await (const page of this.#client
+        .listPropertiesOfKeys({ abortSignal })
+        .byPage({ maxPageSize: 1 })) {
         const first = page[0];
         if (first) this.#learnDeletionPolicy(first);
         break;
@@ -164,22 +166,28 @@ export class AzureKeyVaultBackend implements KeyBackend {
 
   async versions(identity: KeyIdentity, options?: CallOptions): Promise<ObservedVersion[]> {
     assertValidIdentity(identity);
-    const found = await this.#call(`list the versions of ${identity.namespace}/${identity.name} in`, options, async (abortSignal) => {
-      const numbers = new Set<number>();
-      const ours = (tags: Record<string, string> | undefined): void => {
-        if (tags?.[TAG.uid] === identity.uid) numbers.add(Number(tags[TAG.version]));
-      };
-      for await (const properties of this.#client.listPropertiesOfKeys({ abortSignal })) ours(properties.tags);
-      for await (const deleted of this.#client.listDeletedKeys({ abortSignal })) ours(deleted.properties.tags);
-      const versions: ObservedVersion[] = [];
-      for (const version of numbers) {
-        if (!Number.isSafeInteger(version) || version < 1) continue;
-        const versionIdentity = { ...identity, version };
-        const one = await this.#find(versionIdentity, abortSignal);
-        if (one) versions.push(this.#observed(versionIdentity, one));
-      }
-      return versions;
-    });
+    const found = await this.#call(
+      `list the versions of ${identity.namespace}/${identity.name} in`,
+      options,
+      async (abortSignal) => {
+        const numbers = new Set<number>();
+        const ours = (tags: Record<string, string> | undefined): void => {
+          if (tags?.[TAG.uid] === identity.uid) numbers.add(Number(tags[TAG.version]));
+        };
+        for await (const properties of this.#client.listPropertiesOfKeys({ abortSignal }))
+          ours(properties.tags);
+        for await (const deleted of this.#client.listDeletedKeys({ abortSignal }))
+          ours(deleted.properties.tags);
+        const versions: ObservedVersion[] = [];
+        for (const version of numbers) {
+          if (!Number.isSafeInteger(version) || version < 1) continue;
+          const versionIdentity = { ...identity, version };
+          const one = await this.#find(versionIdentity, abortSignal);
+          if (one) versions.push(this.#observed(versionIdentity, one));
+        }
+        return versions;
+      },
+    );
     return found.sort((a, b) => Number(b.label.split('/v').at(-1)) - Number(a.label.split('/v').at(-1)));
   }
 
@@ -195,12 +203,15 @@ export class AzureKeyVaultBackend implements KeyBackend {
         );
       }
       if (existing) {
+        this.#assertNotRejected(identity, existing.properties);
         const algorithm = this.#algorithmOf(identity, existing.properties);
         if (algorithm !== spec.algorithm) {
-          throw new AlreadyExistsError(`${identityLabel(identity)} exists as ${algorithm}, not ${spec.algorithm}`);
+          throw new AlreadyExistsError(
+            `${identityLabel(identity)} exists as ${algorithm}, not ${spec.algorithm}`,
+          );
         }
         if (existing.kind === 'live') {
-          this.#assertProtected(identity, spec.algorithm, existing.key);
+          await this.#assertProtected(identity, spec.algorithm, existing.key, abortSignal);
           await this.#prove(identity, spec, existing.key, abortSignal);
         }
         return { outcome: 'adopted', version: this.#observed(identity, existing) };
@@ -210,15 +221,18 @@ export class AzureKeyVaultBackend implements KeyBackend {
         abortSignal,
         ...(type.keySize === undefined ? {} : { keySize: type.keySize }),
         ...(type.curve === undefined ? {} : { curve: type.curve }),
-        keyOps: keyOpsOf(spec.usages) as never,
+        keyOps: keyOpsOf(spec.usages),
         tags: identityTags(identity, spec.algorithm),
         enabled: true,
         exportable: false,
       });
       this.#learnDeletionPolicy(key.properties);
-      this.#assertProtected(identity, spec.algorithm, key);
+      await this.#assertProtected(identity, spec.algorithm, key, abortSignal);
       await this.#prove(identity, spec, key, abortSignal);
-      return { outcome: 'created', version: this.#observed(identity, { kind: 'live', key, properties: key.properties }) };
+      return {
+        outcome: 'created',
+        version: this.#observed(identity, { kind: 'live', key, properties: key.properties }),
+      };
     });
   }
 
@@ -234,11 +248,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
     return publicKeyInfo(this.#spki(key));
   }
 
-  async sign(
-    identity: KeyIdentity,
-    input: SignInput,
-    options?: SignOptions & CallOptions,
-  ): Promise<Buffer> {
+  async sign(identity: KeyIdentity, input: SignInput, options?: SignOptions & CallOptions): Promise<Buffer> {
     assertValidIdentity(identity);
     return this.#call(`sign with ${identityLabel(identity)} in`, options, async (abortSignal) => {
       const key = await this.#live(identity, abortSignal);
@@ -287,19 +297,24 @@ export class AzureKeyVaultBackend implements KeyBackend {
       let found = await this.#find(identity, abortSignal);
       if (!found) throw new NotFoundError(`${identityLabel(identity)} is not in ${this.target.description}`);
       assertUsagesAllowed(this.#algorithmOf(identity, found.properties), usages);
+      if (usages.length > 0) this.#assertNotRejected(identity, found.properties);
       if (found.kind === 'deleted') {
         if (usages.length === 0) return; // a soft-deleted key can do nothing already
-        const poller = await this.#client.beginRecoverDeletedKey(name, { abortSignal, intervalInMs: POLL_INTERVAL_MS });
+        const poller = await this.#client.beginRecoverDeletedKey(name, {
+          abortSignal,
+          intervalInMs: POLL_INTERVAL_MS,
+        });
         await poller.pollUntilDone({ abortSignal });
         found = await this.#find(identity, abortSignal);
-        if (!found || found.kind === 'deleted') throw new NotFoundError(`${identityLabel(identity)} was not recovered`);
+        if (!found || found.kind === 'deleted')
+          throw new NotFoundError(`${identityLabel(identity)} was not recovered`);
       }
       const enabled = usages.length > 0;
       // Disabling keeps key_ops as they were: a disabled key does nothing, and enabling again sets them anew.
       const updated = await this.#client.updateKeyProperties(name, found.properties.version ?? '', {
         abortSignal,
         enabled,
-        ...(enabled ? { keyOps: keyOpsOf(usages) as never } : {}),
+        ...(enabled ? { keyOps: keyOpsOf(usages) } : {}),
       });
       // Read back: a vault that kept an operation must not pass for a restricted key.
       const actual = updated.properties.enabled === false ? [] : usagesOf(updated.keyOperations ?? []);
@@ -315,35 +330,48 @@ export class AzureKeyVaultBackend implements KeyBackend {
   async destroy(identity: KeyIdentity, request?: DestroyRequest): Promise<DestroyResult> {
     assertValidIdentity(identity);
     const name = keyName(identity);
-    return this.#call(`destroy ${identityLabel(identity)} in`, request, async (abortSignal): Promise<DestroyResult> => {
-      let found = await this.#find(identity, abortSignal);
-      if (!found) return { outcome: 'absent' };
-      this.#cryptography.delete(name);
-      if (found.kind !== 'deleted') {
-        const poller = await this.#client.beginDeleteKey(name, { abortSignal, intervalInMs: POLL_INTERVAL_MS });
-        const deleted = await poller.pollUntilDone({ abortSignal });
-        this.#learnDeletionPolicy(deleted.properties);
-        found = { kind: 'deleted', deleted, properties: deleted.properties };
-      }
-      if ((request?.delaySeconds ?? 0) <= 0 && this.#deletion.purgeable) {
-        await this.#client.purgeDeletedKey(name, { abortSignal });
-        return { outcome: 'destroyed' };
-      }
-      return { outcome: 'scheduled', destroyTime: this.#purgeTime(found.deleted) };
-    });
+    return this.#call(
+      `destroy ${identityLabel(identity)} in`,
+      request,
+      async (abortSignal): Promise<DestroyResult> => {
+        let found = await this.#find(identity, abortSignal);
+        if (!found) return { outcome: 'absent' };
+        this.#cryptography.delete(name);
+        if (found.kind !== 'deleted') {
+          const poller = await this.#client.beginDeleteKey(name, {
+            abortSignal,
+            intervalInMs: POLL_INTERVAL_MS,
+          });
+          const deleted = await poller.pollUntilDone({ abortSignal });
+          this.#learnDeletionPolicy(deleted.properties);
+          found = { kind: 'deleted', deleted, properties: deleted.properties };
+        }
+        if ((request?.delaySeconds ?? 0) <= 0 && this.#deletion.purgeable) {
+          await this.#client.purgeDeletedKey(name, { abortSignal });
+          return { outcome: 'destroyed' };
+        }
+        return { outcome: 'scheduled', destroyTime: this.#purgeTime(found.deleted) };
+      },
+    );
   }
 
-  async refresh(): Promise<void> {
+  refresh(): Promise<void> {
     // Nothing is cached that can go stale: every call reads the vault (cryptography clients hold only key ids).
+    return Promise.resolve();
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.#controller.abort();
     this.#cryptography.clear();
+    return Promise.resolve();
   }
 
   /** Runs `fn` with a signal that ends at the caller's signal, the call timeout or close(), and maps its errors. */
-  async #call<T>(what: string, options: CallOptions | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  async #call<T>(
+    what: string,
+    options: CallOptions | undefined,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
     const signals = [this.#controller.signal, AbortSignal.timeout(CALL_TIMEOUT_MS)];
     if (options?.signal) signals.push(options.signal);
     try {
@@ -391,7 +419,13 @@ export class AzureKeyVaultBackend implements KeyBackend {
     if (!found) throw new NotFoundError(`${identityLabel(identity)} is not in ${this.target.description}`);
     if (found.kind === 'disabled') throw new PermissionDeniedError(`${identityLabel(identity)} is disabled`);
     if (found.kind === 'deleted') throw new NotFoundError(`${identityLabel(identity)} is soft-deleted`);
-    this.#assertProtected(identity, this.#algorithmOf(identity, found.properties), found.key);
+    this.#assertNotRejected(identity, found.properties);
+    await this.#assertProtected(
+      identity,
+      this.#algorithmOf(identity, found.properties),
+      found.key,
+      abortSignal,
+    );
     return found.key;
   }
 
@@ -405,23 +439,47 @@ export class AzureKeyVaultBackend implements KeyBackend {
 
   /**
    * A key must be the HSM type asked for and not exportable. A vault that made a software key instead (kty RSA or
-   * EC) would hand out a weaker key under the same name: it is disabled, and never used.
+   * EC) would hand out a weaker key under the same name: it is disabled and tagged as rejected, and never used.
    */
-  #assertProtected(identity: KeyIdentity, algorithm: Algorithm, key: KeyVaultKey): void {
+  async #assertProtected(
+    identity: KeyIdentity,
+    algorithm: Algorithm,
+    key: KeyVaultKey,
+    abortSignal: AbortSignal,
+  ): Promise<void> {
     const reported = key.key ?? {};
     const exportable = key.properties.exportable === true || key.properties.releasePolicy !== undefined;
     if (matchesKeyType(algorithm, reported) && !exportable) return;
     const what = exportable ? 'an exportable key' : `a ${reported.kty ?? 'key of unknown type'} key`;
-    void this.#client
-      .updateKeyProperties(key.name, key.properties.version ?? '', { enabled: false })
-      .catch(() => undefined);
-    throw new PolicyViolationError(
-      `${this.target.description} holds ${identityLabel(identity)} as ${what}, not the HSM-protected, non-exportable ${keyTypeOf(algorithm).kty} key asked for; it was disabled and is not used`,
+    await this.#client.updateKeyProperties(key.name, key.properties.version ?? '', {
+      abortSignal,
+      enabled: false,
+      tags: {
+        ...key.properties.tags,
+        [TAG.rejected]: exportable ? 'exportable' : `kty ${reported.kty ?? ''}`,
+      },
+    });
+    throw this.#rejected(identity, what);
+  }
+
+  #rejected(identity: KeyIdentity, what: string): PolicyViolationError {
+    return new PolicyViolationError(
+      `${this.target.description} holds ${identityLabel(identity)} as ${what}, not the HSM-protected, non-exportable key Keyward asked for; it is disabled and not used`,
     );
   }
 
+  #assertNotRejected(identity: KeyIdentity, properties: KeyProperties): void {
+    const reason = properties.tags?.[TAG.rejected];
+    if (reason !== undefined) throw this.#rejected(identity, `a rejected key (${reason})`);
+  }
+
   /** Signs the digest of a fresh challenge in the vault and checks the signature over it with the public key read back. */
-  async #prove(identity: KeyIdentity, spec: KeySpec, key: KeyVaultKey, abortSignal: AbortSignal): Promise<void> {
+  async #prove(
+    identity: KeyIdentity,
+    spec: KeySpec,
+    key: KeyVaultKey,
+    abortSignal: AbortSignal,
+  ): Promise<void> {
     if (!isAsymmetric(spec.algorithm) || !(key.keyOperations ?? []).includes('sign')) return;
     const hash = signatureDigest(spec.algorithm) ?? 'sha256';
     const challenge = randomBytes(32);
@@ -431,7 +489,9 @@ export class AzureKeyVaultBackend implements KeyBackend {
       { abortSignal },
     );
     const publicKey = createPublicKey({ key: this.#spki(key), format: 'der', type: 'spki' });
-    const verifier = spec.algorithm.startsWith('EC_') ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const } : publicKey;
+    const verifier = spec.algorithm.startsWith('EC_')
+      ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const }
+      : publicKey;
     if (!verifyLocally(hash, challenge, verifier, Buffer.from(result))) {
       throw new PolicyViolationError(
         `a challenge signed by ${identityLabel(identity)} in ${this.target.description} does not verify with its public key`,
@@ -462,7 +522,9 @@ export class AzureKeyVaultBackend implements KeyBackend {
 
   #digest(algorithm: Algorithm, input: SignInput): Buffer {
     if ('digest' in input) return input.digest;
-    return createHash(signatureDigest(algorithm) ?? 'sha256').update(input.message).digest();
+    return createHash(signatureDigest(algorithm) ?? 'sha256')
+      .update(input.message)
+      .digest();
   }
 
   #observed(identity: KeyIdentity, found: Found): ObservedVersion {
@@ -472,7 +534,8 @@ export class AzureKeyVaultBackend implements KeyBackend {
       versionId: properties.version ?? '',
       target: this.target.id,
       algorithm,
-      keyRef: properties.id ?? `${this.#config.vaultUrl}/keys/${keyName(identity)}/${properties.version ?? ''}`,
+      keyRef:
+        properties.id ?? `${this.#config.vaultUrl}/keys/${keyName(identity)}/${properties.version ?? ''}`,
       label: identityLabel(identity),
     };
     if (found.kind === 'deleted') {
@@ -483,7 +546,10 @@ export class AzureKeyVaultBackend implements KeyBackend {
   }
 
   #purgeTime(deleted: DeletedKey): number {
-    return deleted.properties.scheduledPurgeDate?.getTime() ?? Date.now() + this.#deletion.retentionDays * 86_400_000;
+    return (
+      deleted.properties.scheduledPurgeDate?.getTime() ??
+      Date.now() + this.#deletion.retentionDays * 86_400_000
+    );
   }
 
   /** recoveryLevel says whether keys can be purged before their retention ends ("+Purgeable"). */

@@ -1,6 +1,7 @@
 // What a KeyBackend's spec.azureKeyVault says, checked: the vault, whether it is a Key Vault or a Managed HSM (and
 // so which key types and which FIPS 140 level it offers), and how to authenticate.
 
+import { isIP } from 'node:net';
 import type { AzureKeyVaultBackend } from '../../api/v1alpha1/keybackend.ts';
 import { MisconfiguredError } from '../errors.ts';
 
@@ -27,7 +28,7 @@ export interface AzureConfig {
   /** Normalized: no trailing slash. */
   readonly vaultUrl: string;
   readonly vaultType: VaultType;
-  /** What a person calls the vault: the first label of its host name. */
+  /** What a person calls the vault: the first label of its host name (an address as it is). */
   readonly vaultName: string;
   readonly authorityHost?: string;
   readonly disableChallengeResourceVerification: boolean;
@@ -60,7 +61,7 @@ export function azureConfig(spec: AzureKeyVaultBackend): AzureConfig {
   return {
     vaultUrl: url.origin,
     vaultType,
-    vaultName: host.split('.')[0] ?? host,
+    vaultName: isIP(host) ? url.host : (host.split('.')[0] ?? host),
     ...(spec.authorityHost === undefined ? {} : { authorityHost: spec.authorityHost.replace(/\/+$/, '') }),
     disableChallengeResourceVerification: spec.disableChallengeResourceVerification,
   };

@@ -50,10 +50,17 @@ export function azureCredential(config: AzureConfig, credentials: Credentials): 
     disableInstanceDiscovery: config.authorityHost !== undefined,
   };
   if (credentials.has(SERVICE_PRINCIPAL)) {
-    const principal = servicePrincipal(requireCredential(credentials, SERVICE_PRINCIPAL, 'the service principal Secret'));
+    const principal = servicePrincipal(
+      requireCredential(credentials, SERVICE_PRINCIPAL, 'the service principal Secret'),
+    );
     return {
       // The SDK keeps the secret as a string for the credential's lifetime; nothing else holds a copy.
-      credential: new ClientSecretCredential(principal.tenantId, principal.clientId, principal.clientSecret, authority),
+      credential: new ClientSecretCredential(
+        principal.tenantId,
+        principal.clientId,
+        principal.clientSecret,
+        authority,
+      ),
       description: `service principal ${principal.clientId}`,
     };
   }

@@ -2,7 +2,11 @@
 // error code and message and the Entra ID error code: never from the SDK's request (its headers carry the bearer
 // token), and SDK errors are not chained as causes for the same reason.
 
-import { AuthenticationError, CredentialUnavailableError } from '@azure/identity';
+import {
+  AuthenticationError,
+  AuthenticationRequiredError,
+  CredentialUnavailableError,
+} from '@azure/identity';
 import {
   AlreadyExistsError,
   type BackendError,
@@ -24,7 +28,17 @@ interface ServiceError {
   readonly message: string;
 }
 
-function parsedBody(details: unknown, text: string | undefined): { error?: { code?: string; message?: string; innererror?: { code?: string } } } {
+interface ErrorBody {
+  readonly error?: {
+    readonly code?: string;
+    readonly message?: string;
+    // The REST API says innererror; the SDK's deserializer renames it.
+    readonly innererror?: { readonly code?: string };
+    readonly innerError?: { readonly code?: string };
+  };
+}
+
+function parsedBody(details: unknown, text: string | undefined): ErrorBody {
   if (typeof details === 'object' && details !== null && 'error' in details) return details as never;
   try {
     return text ? (JSON.parse(text) as never) : {};
@@ -52,7 +66,7 @@ export function serviceError(error: unknown): ServiceError | undefined {
   return {
     status: error.statusCode,
     code: body.error?.code ?? error.code,
-    inner: body.error?.innererror?.code,
+    inner: body.error?.innerError?.code ?? body.error?.innererror?.code,
     message: body.error?.message ?? '',
   };
 }
@@ -89,6 +103,14 @@ export function toBackendError(error: unknown, what: string, who: string): Backe
       ? new RetryableError(message)
       : new PermissionDeniedError(message);
   }
+  if (error instanceof AuthenticationRequiredError) {
+    // MSAL's message starts with the OAuth error code and quotes the Entra ID description; only codes are kept.
+    const reason = /^([a-z_]+):/.exec(error.message)?.[1] ?? 'refused';
+    const code = /AADSTS\d+/.exec(error.message)?.[0];
+    return new PermissionDeniedError(
+      `${what}: Microsoft Entra ID refused ${who} (${reason}${code ? `, ${code}` : ''})`,
+    );
+  }
   const service = serviceError(error);
   if (service === undefined) {
     return new RetryableError(`${what}: ${error instanceof Error ? error.name : 'failed'}`);
@@ -97,7 +119,8 @@ export function toBackendError(error: unknown, what: string, who: string): Backe
   const message = `${what}: ${detail}${service.message ? `: ${service.message}` : ''}`;
   const status = service.status;
   if (status === undefined) return new RetryableError(message); // no answer: connection refused, reset, DNS
-  if (status === 401) return new PermissionDeniedError(`${what}: the vault refused the token of ${who} (${detail})`);
+  if (status === 401)
+    return new PermissionDeniedError(`${what}: the vault refused the token of ${who} (${detail})`);
   if (status === 403) {
     return isKeyStateRefusal(error)
       ? new PermissionDeniedError(message)

@@ -10,6 +10,8 @@ export const TAG = {
   version: 'keyward-version',
   algorithm: 'keyward-algorithm',
   label: 'keyward-label',
+  /** Set on a key Keyward refused (not HSM-protected, exportable): it is never used. */
+  rejected: 'keyward-rejected',
 } as const;
 
 /** `keyward-` and 160 bits of the identity digest: Key Vault names are 1-127 of [0-9a-zA-Z-]. */
@@ -27,6 +29,9 @@ export function identityTags(identity: KeyIdentity, algorithm: Algorithm): Recor
 }
 
 /** Whether the tags say the key is this identity's (the name alone could be anyone's). */
-export function carriesIdentity(tags: Readonly<Record<string, string>> | undefined, identity: KeyIdentity): boolean {
+export function carriesIdentity(
+  tags: Readonly<Record<string, string>> | undefined,
+  identity: KeyIdentity,
+): boolean {
   return tags?.[TAG.uid] === identity.uid && tags[TAG.version] === String(identity.version);
 }

@@ -116,7 +116,12 @@ function curveOf(crv: string): Curve {
   return curve;
 }
 
-function jwkOf(key: KeyObject): { readonly crv: string; readonly x: string; readonly y: string; readonly d?: string } {
+function jwkOf(key: KeyObject): {
+  readonly crv: string;
+  readonly x: string;
+  readonly y: string;
+  readonly d?: string;
+} {
   return key.export({ format: 'jwk' }) as { crv: string; x: string; y: string; d?: string };
 }
 

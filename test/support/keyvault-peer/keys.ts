@@ -74,7 +74,9 @@ const KEY_TYPES: Readonly<Record<PeerKind, readonly string[]>> = {
   managedHsm: ['RSA-HSM', 'EC-HSM', 'oct-HSM'],
 };
 
-const CURVES: Readonly<Record<string, { readonly node: string; readonly hash: string; readonly size: number }>> = {
+const CURVES: Readonly<
+  Record<string, { readonly node: string; readonly hash: string; readonly size: number }>
+> = {
   'P-256': { node: 'prime256v1', hash: 'sha256', size: 32 },
   'P-384': { node: 'secp384r1', hash: 'sha384', size: 48 },
   'P-521': { node: 'secp521r1', hash: 'sha512', size: 64 },
@@ -139,7 +141,12 @@ export class KeyStore {
   key(name: string): StoredKey {
     this.#sweep();
     const key = this.#keys.get(name);
-    if (!key || key.deleted) throw new PeerError(404, 'KeyNotFound', `A key with (name/id) ${name} was not found in this key vault.`);
+    if (!key || key.deleted)
+      throw new PeerError(
+        404,
+        'KeyNotFound',
+        `A key with (name/id) ${name} was not found in this key vault.`,
+      );
     return key;
   }
 
@@ -153,7 +160,12 @@ export class KeyStore {
   version(name: string, version: string | undefined): StoredVersion {
     const key = this.key(name);
     const found = version ? key.versions.find((v) => v.version === version) : key.versions.at(-1);
-    if (!found) throw new PeerError(404, 'KeyNotFound', `A key with (name/id) ${name}/${version ?? ''} was not found in this key vault.`);
+    if (!found)
+      throw new PeerError(
+        404,
+        'KeyNotFound',
+        `A key with (name/id) ${name}/${version ?? ''} was not found in this key vault.`,
+      );
     return found;
   }
 
@@ -161,10 +173,19 @@ export class KeyStore {
     this.#sweep();
     const existing = this.#keys.get(name);
     if (existing?.deleted) {
-      throw new PeerError(409, 'Conflict', `Key ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.`, 'ObjectIsDeletedButRecoverable');
+      throw new PeerError(
+        409,
+        'Conflict',
+        `Key ${name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged.`,
+        'ObjectIsDeletedButRecoverable',
+      );
     }
     if (!KEY_TYPES[this.#options.kind].includes(parameters.kty)) {
-      throw new PeerError(400, 'BadParameter', `Key type ${parameters.kty} is not supported by this ${this.#options.kind === 'vault' ? 'vault' : 'managed HSM'}.`);
+      throw new PeerError(
+        400,
+        'BadParameter',
+        `Key type ${parameters.kty} is not supported by this ${this.#options.kind === 'vault' ? 'vault' : 'managed HSM'}.`,
+      );
     }
     if (parameters.attributes?.exportable === true && parameters.release_policy === undefined) {
       throw new PeerError(400, 'BadParameter', 'An exportable key needs a release policy.');
@@ -185,27 +206,45 @@ export class KeyStore {
     return stored;
   }
 
-  #generate(parameters: CreateParameters): Pick<StoredVersion, 'kty' | 'keySize' | 'crv' | 'privateKey' | 'publicJwk' | 'secret'> {
+  #generate(
+    parameters: CreateParameters,
+  ): Pick<StoredVersion, 'kty' | 'keySize' | 'crv' | 'privateKey' | 'publicJwk' | 'secret'> {
     const kty = this.#options.downgradeHsmKeys ? parameters.kty.replace(/-HSM$/, '') : parameters.kty;
     if (parameters.kty.startsWith('RSA')) {
       const keySize = parameters.key_size ?? 2048;
-      if (![2048, 3072, 4096].includes(keySize)) throw new PeerError(400, 'BadParameter', `RSA key size ${keySize} is not supported.`);
+      if (![2048, 3072, 4096].includes(keySize))
+        throw new PeerError(400, 'BadParameter', `RSA key size ${keySize} is not supported.`);
       const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: keySize });
-      return { kty, keySize, privateKey, publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, string> };
+      return {
+        kty,
+        keySize,
+        privateKey,
+        publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, string>,
+      };
     }
     if (parameters.kty.startsWith('EC')) {
       const crv = parameters.crv ?? 'P-256';
       const curve = CURVES[crv];
       if (!curve) throw new PeerError(400, 'BadParameter', `Curve ${crv} is not supported.`);
       const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: curve.node });
-      return { kty, crv, privateKey, publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, string> };
+      return {
+        kty,
+        crv,
+        privateKey,
+        publicJwk: publicKey.export({ format: 'jwk' }) as Record<string, string>,
+      };
     }
     const keySize = parameters.key_size ?? 256;
-    if (![128, 192, 256].includes(keySize)) throw new PeerError(400, 'BadParameter', `AES key size ${keySize} is not supported.`);
+    if (![128, 192, 256].includes(keySize))
+      throw new PeerError(400, 'BadParameter', `AES key size ${keySize} is not supported.`);
     return { kty, keySize, secret: randomBytes(keySize / 8) };
   }
 
-  update(name: string, version: string | undefined, patch: { key_ops?: string[]; attributes?: { enabled?: boolean }; tags?: Record<string, string> }): StoredVersion {
+  update(
+    name: string,
+    version: string | undefined,
+    patch: { key_ops?: string[]; attributes?: { enabled?: boolean }; tags?: Record<string, string> },
+  ): StoredVersion {
     const stored = this.version(name, version);
     if (patch.key_ops) stored.keyOps = [...patch.key_ops];
     if (patch.attributes?.enabled !== undefined) stored.enabled = patch.attributes.enabled;
@@ -235,7 +274,12 @@ export class KeyStore {
   purge(name: string): void {
     this.deletedKey(name);
     if (this.#options.purgeProtection) {
-      throw new PeerError(403, 'Forbidden', 'Operation "purge" is not allowed because purge protection is enabled for this vault.', 'PurgeProtected');
+      throw new PeerError(
+        403,
+        'Forbidden',
+        'Operation "purge" is not allowed because purge protection is enabled for this vault.',
+        'PurgeProtected',
+      );
     }
     this.#keys.delete(name);
   }
@@ -249,8 +293,20 @@ export class KeyStore {
   /** Checks the version may perform `operation` (enabled, in key_ops), as the service does before any crypto. */
   #usable(name: string, version: string, operation: string): StoredVersion {
     const stored = this.version(name, version);
-    if (!stored.enabled) throw new PeerError(403, 'Forbidden', `Operation ${operation} is not allowed on a disabled key.`, 'KeyDisabled');
-    if (!stored.keyOps.includes(operation)) throw new PeerError(403, 'Forbidden', `Operation ${operation} is not permitted on this key.`, 'OperationNotAllowed');
+    if (!stored.enabled)
+      throw new PeerError(
+        403,
+        'Forbidden',
+        `Operation ${operation} is not allowed on a disabled key.`,
+        'KeyDisabled',
+      );
+    if (!stored.keyOps.includes(operation))
+      throw new PeerError(
+        403,
+        'Forbidden',
+        `Operation ${operation} is not permitted on this key.`,
+        'OperationNotAllowed',
+      );
     return stored;
   }
 
@@ -272,7 +328,11 @@ export class KeyStore {
     return verifyPkcs1(key, scheme.hash, digest, signature);
   }
 
-  #scheme(stored: StoredVersion, alg: string, digest: Buffer): { family: 'RSA' | 'EC'; hash: string; pss?: boolean } {
+  #scheme(
+    stored: StoredVersion,
+    alg: string,
+    digest: Buffer,
+  ): { family: 'RSA' | 'EC'; hash: string; pss?: boolean } {
     const scheme = SIGNATURE_ALGORITHMS[alg];
     if (!scheme || !stored.kty.startsWith(scheme.family) || stored.privateKey === undefined) {
       throw new PeerError(400, 'BadParameter', `Algorithm ${alg} is not supported by a ${stored.kty} key.`);
@@ -281,14 +341,20 @@ export class KeyStore {
       throw new PeerError(400, 'BadParameter', `Algorithm ${alg} does not match curve ${stored.crv ?? ''}.`);
     }
     if (digest.length !== DIGEST_LENGTH[scheme.hash]) {
-      throw new PeerError(400, 'BadParameter', `The digest is ${digest.length} bytes; ${alg} takes ${DIGEST_LENGTH[scheme.hash] ?? 0}.`);
+      throw new PeerError(
+        400,
+        'BadParameter',
+        `The digest is ${digest.length} bytes; ${alg} takes ${DIGEST_LENGTH[scheme.hash] ?? 0}.`,
+      );
     }
     return scheme;
   }
 }
 
 function defaultOps(kty: string): string[] {
-  return kty.startsWith('oct') ? ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey'] : ['sign', 'verify', 'encrypt', 'decrypt', 'wrapKey', 'unwrapKey'];
+  return kty.startsWith('oct')
+    ? ['encrypt', 'decrypt', 'wrapKey', 'unwrapKey']
+    : ['sign', 'verify', 'encrypt', 'decrypt', 'wrapKey', 'unwrapKey'];
 }
 
 // node:crypto signs RSA only over a message it hashes itself. Key Vault signs a digest, so the encodings (PKCS#1
@@ -319,12 +385,17 @@ function signPss(key: KeyObject, hash: string, digest: Buffer): Buffer {
   const masked = Buffer.from(db.map((b, i) => b ^ mgf1(hash, h, db.length)[i]!));
   masked[0]! &= 0xff >> (8 * emLen - emBits);
   const em = Buffer.concat([masked, h, Buffer.from([0xbc])]);
-  return privateEncrypt({ key, padding: constants.RSA_NO_PADDING }, Buffer.concat([Buffer.alloc(modulusBits(key) / 8 - em.length), em]));
+  return privateEncrypt(
+    { key, padding: constants.RSA_NO_PADDING },
+    Buffer.concat([Buffer.alloc(modulusBits(key) / 8 - em.length), em]),
+  );
 }
 
 function verifyPkcs1(key: KeyObject, hash: string, digest: Buffer, signature: Buffer): boolean {
   try {
-    return publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature).equals(rsaDigestInfo(hash, digest));
+    return publicDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, signature).equals(
+      rsaDigestInfo(hash, digest),
+    );
   } catch {
     return false;
   }
@@ -343,7 +414,8 @@ function verifyPss(key: KeyObject, hash: string, digest: Buffer, signature: Buff
     const db = Buffer.from(masked.map((b, i) => b ^ mgf1(hash, h, masked.length)[i]!));
     db[0]! &= 0xff >> (8 * emLen - emBits);
     const salt = db.subarray(db.length - hLen);
-    if (db[db.length - hLen - 1] !== 1 || db.subarray(0, db.length - hLen - 1).some((b) => b !== 0)) return false;
+    if (db[db.length - hLen - 1] !== 1 || db.subarray(0, db.length - hLen - 1).some((b) => b !== 0))
+      return false;
     return createHash(hash).update(Buffer.alloc(8)).update(digest).update(salt).digest().equals(h);
   } catch {
     return false;

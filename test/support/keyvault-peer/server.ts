@@ -18,7 +18,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates, setDefaultCACertificates } from 'node:tls';
-import { type CreateParameters, KeyStore, type PeerKind, PeerError, type StoredKey, type StoredVersion } from './keys.ts';
+import {
+  type CreateParameters,
+  KeyStore,
+  type PeerKind,
+  PeerError,
+  type StoredKey,
+  type StoredVersion,
+} from './keys.ts';
 
 export interface KeyVaultPeerOptions {
   readonly kind?: PeerKind;
@@ -55,12 +62,33 @@ const RESOURCE: Readonly<Record<PeerKind, string>> = {
 function certificate(): { cert: string; key: string } {
   const dir = mkdtempSync(join(tmpdir(), 'keyvault-peer-'));
   try {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-      '-subj', '/CN=keyvault-peer', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    ], { stdio: 'ignore' });
-    return { cert: readFileSync(join(dir, 'cert.pem'), 'utf8'), key: readFileSync(join(dir, 'key.pem'), 'utf8') };
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=keyvault-peer',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore' },
+    );
+    return {
+      cert: readFileSync(join(dir, 'cert.pem'), 'utf8'),
+      key: readFileSync(join(dir, 'key.pem'), 'utf8'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -72,7 +100,12 @@ async function body(request: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function send(response: ServerResponse, status: number, value?: unknown, headers: Record<string, string> = {}): void {
+function send(
+  response: ServerResponse,
+  status: number,
+  value?: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = value === undefined ? '' : JSON.stringify(value);
   response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
   response.end(text);
@@ -120,7 +153,9 @@ export async function startKeyVaultPeer(options: KeyVaultPeerOptions = {}): Prom
       kid: kid(key.name, v),
       kty: v.kty,
       key_ops: v.keyOps,
-      ...(v.publicJwk ? { n: v.publicJwk.n, e: v.publicJwk.e, crv: v.publicJwk.crv, x: v.publicJwk.x, y: v.publicJwk.y } : {}),
+      ...(v.publicJwk
+        ? { n: v.publicJwk.n, e: v.publicJwk.e, crv: v.publicJwk.crv, x: v.publicJwk.x, y: v.publicJwk.y }
+        : {}),
     },
     attributes: attributes(v),
     tags: v.tags,
@@ -146,13 +181,33 @@ export async function startKeyVaultPeer(options: KeyVaultPeerOptions = {}): Prom
     };
   };
 
-  const vault = (method: string, parts: string[], url: URL, json: Record<string, unknown>): [number, unknown] => {
+  const vault = (
+    method: string,
+    parts: string[],
+    url: URL,
+    json: Record<string, unknown>,
+  ): [number, unknown] => {
     const [collection, name, third, fourth] = parts;
     if (collection === 'keys' && name === undefined && method === 'GET') {
-      return [200, page(store.active(), url, (k) => ({ kid: kid(k.name), attributes: attributes(latest(k)), tags: latest(k).tags }))];
+      return [
+        200,
+        page(store.active(), url, (k) => ({
+          kid: kid(k.name),
+          attributes: attributes(latest(k)),
+          tags: latest(k).tags,
+        })),
+      ];
     }
     if (collection === 'deletedkeys' && name === undefined && method === 'GET') {
-      return [200, page(store.deleted(), url, (k) => ({ kid: kid(k.name), attributes: attributes(latest(k)), tags: latest(k).tags, ...deletedFields(k) }))];
+      return [
+        200,
+        page(store.deleted(), url, (k) => ({
+          kid: kid(k.name),
+          attributes: attributes(latest(k)),
+          tags: latest(k).tags,
+          ...deletedFields(k),
+        })),
+      ];
     }
     if (name === undefined) throw new PeerError(404, 'NotFound', `no route ${method} ${url.pathname}`);
     if (collection === 'deletedkeys') {
@@ -185,12 +240,21 @@ export async function startKeyVaultPeer(options: KeyVaultPeerOptions = {}): Prom
       }
       if (method === 'GET' && third === 'versions') {
         const key = store.key(name);
-        return [200, page(key.versions, url, (v) => ({ kid: kid(name, v), attributes: attributes(v), tags: v.tags }))];
+        return [
+          200,
+          page(key.versions, url, (v) => ({ kid: kid(name, v), attributes: attributes(v), tags: v.tags })),
+        ];
       }
       const version = third === '' ? undefined : third;
       if (method === 'GET' && fourth === undefined) {
         const v = store.version(name, version);
-        if (!v.enabled) throw new PeerError(403, 'Forbidden', 'Operation get is not allowed on a disabled key.', 'KeyDisabled');
+        if (!v.enabled)
+          throw new PeerError(
+            403,
+            'Forbidden',
+            'Operation get is not allowed on a disabled key.',
+            'KeyDisabled',
+          );
         return [200, bundle(store.key(name), v)];
       }
       if (method === 'PATCH' && fourth === undefined) {
@@ -201,9 +265,18 @@ export async function startKeyVaultPeer(options: KeyVaultPeerOptions = {}): Prom
         const alg = String(json.alg);
         if (fourth === 'sign') {
           const signature = store.sign(name, version, alg, Buffer.from(String(json.value), 'base64url'));
-          return [200, { kid: kid(name, store.version(name, version)), value: signature.toString('base64url') }];
+          return [
+            200,
+            { kid: kid(name, store.version(name, version)), value: signature.toString('base64url') },
+          ];
         }
-        const valid = store.verify(name, version, alg, Buffer.from(String(json.digest), 'base64url'), Buffer.from(String(json.value), 'base64url'));
+        const valid = store.verify(
+          name,
+          version,
+          alg,
+          Buffer.from(String(json.digest), 'base64url'),
+          Buffer.from(String(json.value), 'base64url'),
+        );
         return [200, { value: valid }];
       }
     }
@@ -216,9 +289,16 @@ export async function startKeyVaultPeer(options: KeyVaultPeerOptions = {}): Prom
       form.get('client_secret') === clientSecret ||
       (form.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer' &&
         form.get('client_assertion') === federatedToken);
-    if (tenant !== tenantId) return [400, { error: 'invalid_request', error_description: `AADSTS90002: Tenant '${tenant}' not found.` }];
+    if (tenant !== tenantId)
+      return [
+        400,
+        { error: 'invalid_request', error_description: `AADSTS90002: Tenant '${tenant}' not found.` },
+      ];
     if (client !== clientId || !proof) {
-      return [401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' }];
+      return [
+        401,
+        { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' },
+      ];
     }
     const scope = form.get('scope') ?? '';
     const access = randomBytes(32).toString('base64url');
@@ -251,29 +331,59 @@ export async function startKeyVaultPeer(options: KeyVaultPeerOptions = {}): Prom
     requests.push({ method, path: url.pathname, at: now() });
     if (faults && faults.count > 0) {
       faults.count -= 1;
-      const headers: Record<string, string> = faults.retryAfter === undefined ? {} : { 'retry-after': String(faults.retryAfter) };
-      send(response, faults.status, { error: { code: faults.status === 429 ? 'Throttled' : 'ServiceUnavailable', message: 'Request was not processed.' } }, headers);
+      const headers: Record<string, string> =
+        faults.retryAfter === undefined ? {} : { 'retry-after': String(faults.retryAfter) };
+      send(
+        response,
+        faults.status,
+        {
+          error: {
+            code: faults.status === 429 ? 'Throttled' : 'ServiceUnavailable',
+            message: 'Request was not processed.',
+          },
+        },
+        headers,
+      );
       return;
     }
     const authorization = request.headers.authorization ?? '';
     const audience = tokens.get(authorization.replace(/^Bearer /, ''));
     if (audience === undefined) {
-      send(response, 401, { error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } }, {
-        'www-authenticate': `Bearer authorization="${base}/${tenantId}", resource="${resource}"`,
-      });
+      send(
+        response,
+        401,
+        { error: { code: 'Unauthorized', message: 'AKV10000: Request is missing a Bearer or PoP token.' } },
+        {
+          'www-authenticate': `Bearer authorization="${base}/${tenantId}", resource="${resource}"`,
+        },
+      );
       return;
     }
     if (audience !== resource) {
-      send(response, 401, { error: { code: 'Unauthorized', message: `AKV10022: Invalid audience. Expected ${resource}, found: ${audience}.` } });
+      send(response, 401, {
+        error: {
+          code: 'Unauthorized',
+          message: `AKV10022: Invalid audience. Expected ${resource}, found: ${audience}.`,
+        },
+      });
       return;
     }
     try {
-      const [status, value] = vault(method, parts, url, text ? (JSON.parse(text) as Record<string, unknown>) : {});
+      const [status, value] = vault(
+        method,
+        parts,
+        url,
+        text ? (JSON.parse(text) as Record<string, unknown>) : {},
+      );
       send(response, status, value);
     } catch (error) {
       if (!(error instanceof PeerError)) throw error;
       send(response, error.status, {
-        error: { code: error.code, message: error.message, ...(error.inner ? { innererror: { code: error.inner } } : {}) },
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error.inner ? { innererror: { code: error.inner } } : {}),
+        },
       });
     }
   };
@@ -298,14 +408,22 @@ export async function startKeyVaultPeer(options: KeyVaultPeerOptions = {}): Prom
     store,
     requests,
     fail(count, status, retryAfterSeconds) {
-      faults = { count, status, ...(retryAfterSeconds === undefined ? {} : { retryAfter: retryAfterSeconds }) };
+      faults = {
+        count,
+        status,
+        ...(retryAfterSeconds === undefined ? {} : { retryAfter: retryAfterSeconds }),
+      };
     },
     advance(ms) {
       offset += ms;
     },
     async stop() {
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) =>
+        server.close(() => {
+          resolve();
+        }),
+      );
     },
   };
 }

@@ -27,6 +27,7 @@ import type {
   SignOptions,
 } from '../backend.ts';
 import { assertKeySpec, assertSignInput, assertUsagesAllowed } from '../checks.ts';
+import { EC_FIELD_BYTES, derToRaw, rawToDer } from '../ecdsa.ts';
 import {
   AlreadyExistsError,
   NotFoundError,
@@ -37,7 +38,6 @@ import {
 import { type KeyIdentity, assertValidIdentity, identityLabel } from '../identity.ts';
 import { type PublicKeyInfo, publicKeyInfo } from '../public-key.ts';
 import { type AzureConfig, VALIDATED_FIPS_LEVEL } from './config.ts';
-import { derToRaw, rawToDer } from './ecdsa-signature.ts';
 import { isKeyStateRefusal, isNotFound, toBackendError } from './errors.ts';
 import { TAG, carriesIdentity, identityTags, keyName } from './key-names.ts';
 import {
@@ -49,15 +49,11 @@ import {
   usagesOf,
 } from './key-types.ts';
 
-/** Every call ends by then, retries included; a vault that throttles longer than this is retried by the caller. */
-const CALL_TIMEOUT_MS = 60_000;
 /** Key Vault deletes and recovers asynchronously; this is how often the state is read meanwhile. */
 const POLL_INTERVAL_MS = 1_000;
 
 /** Retries inside the SDK: 429 and 503 after the Retry-After the vault sends, 5xx and network failures with backoff. */
 export const RETRY_OPTIONS = { maxRetries: 5, retryDelayInMs: 500, maxRetryDelayInMs: 16_000 };
-
-const CURVE_SIZE: Readonly<Record<string, number>> = { EC_P256: 32, EC_P384: 48, EC_P521: 66 };
 
 /** How long soft-deleted keys are kept and whether they can be purged sooner, as the vault reports on each key. */
 interface DeletionPolicy {
@@ -275,10 +271,13 @@ export class AzureKeyVaultBackend implements KeyBackend {
       const key = await this.#live(identity, abortSignal);
       const algorithm = this.#algorithmOf(identity, key.properties);
       assertSignInput(algorithm, input);
-      let raw: Buffer | undefined = signature;
-      if (algorithm.startsWith('EC_') && options?.ecdsaFormat !== 'raw') {
-        raw = derToRaw(signature, CURVE_SIZE[algorithm] ?? 0);
-        if (raw === undefined) return false;
+      let raw = signature;
+      if (algorithm in EC_FIELD_BYTES && options?.ecdsaFormat !== 'raw') {
+        try {
+          raw = derToRaw(signature, EC_FIELD_BYTES[algorithm as keyof typeof EC_FIELD_BYTES]);
+        } catch {
+          return false; // not a DER signature: it cannot match
+        }
       }
       const { result } = await this.#crypto(key).verify(
         signatureAlgorithm(algorithm, options),
@@ -366,13 +365,16 @@ export class AzureKeyVaultBackend implements KeyBackend {
     return Promise.resolve();
   }
 
-  /** Runs `fn` with a signal that ends at the caller's signal, the call timeout or close(), and maps its errors. */
+  /**
+   * Runs `fn` with a signal that ends at the caller's signal (which carries the deadline guarded() sets) or at
+   * close(), and maps its errors.
+   */
   async #call<T>(
     what: string,
     options: CallOptions | undefined,
     fn: (signal: AbortSignal) => Promise<T>,
   ): Promise<T> {
-    const signals = [this.#controller.signal, AbortSignal.timeout(CALL_TIMEOUT_MS)];
+    const signals = [this.#controller.signal];
     if (options?.signal) signals.push(options.signal);
     try {
       return await fn(AbortSignal.any(signals));

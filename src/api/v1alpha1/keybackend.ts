@@ -114,19 +114,41 @@ const AwsCloudHsmBackend = Type.Object(
   },
 );
 
-const AzureKeyVaultBackend = Type.Object(
+export const AZURE_VAULT_TYPES = ['KeyVault', 'ManagedHSM'] as const;
+
+export const AzureKeyVaultBackend = Type.Object(
   {
     vaultUrl: Type.String({
-      description: 'URL of the Key Vault or Managed HSM, e.g. https://example.vault.azure.net.',
+      description:
+        'URL of the Key Vault or Managed HSM, e.g. https://example.vault.azure.net or https://example.managedhsm.azure.net.',
       minLength: 8,
       maxLength: 2048,
       pattern: '^https://',
     }),
+    vaultType: Type.Optional(
+      StringEnum(AZURE_VAULT_TYPES, {
+        description:
+          'KeyVault (Premium, HSM-protected keys) or ManagedHSM. Taken from the URL for Azure host names; required for any other host (a private DNS name, a test peer), and must agree with an Azure host name.',
+      }),
+    ),
     credentialsSecretRef: Type.Optional(
       SecretKeySelector(
-        'Secret with a service principal (JSON with tenantId, clientId, clientSecret). Without it workload identity is used.',
+        'Secret with a service principal (JSON with tenantId, clientId, clientSecret). Without it workload identity is used (AZURE_FEDERATED_TOKEN_FILE), or else the managed identity.',
       ),
     ),
+    authorityHost: Type.Optional(
+      Type.String({
+        description:
+          'Microsoft Entra ID authority, e.g. https://login.microsoftonline.us for Azure Government. When set, it is trusted as given (no instance discovery). Default: the public cloud, or AZURE_AUTHORITY_HOST.',
+        maxLength: 2048,
+        pattern: '^https://',
+      }),
+    ),
+    disableChallengeResourceVerification: Type.Boolean({
+      description:
+        "Accept an authentication challenge whose resource is not the vault's own domain. Only for vaults reached under another host name (a test peer); leave false otherwise.",
+      default: false,
+    }),
   },
   { description: 'An Azure Key Vault (Premium for HSM-backed keys) or an Azure Managed HSM.' },
 );
@@ -289,4 +311,5 @@ export const KeyBackend = defineResource({
 export type KeyBackendSpec = Static<typeof KeyBackendSpec>;
 export type KeyBackendStatus = Static<typeof KeyBackendStatus>;
 export type Pkcs11Backend = Static<typeof Pkcs11Backend>;
+export type AzureKeyVaultBackend = Static<typeof AzureKeyVaultBackend>;
 export type KeyBackendObject = ObjectOf<typeof KeyBackend>;

@@ -811,9 +811,10 @@ export class GcpKmsBackend implements KeyBackend {
   }
 }
 
-/** HMAC covers the message; a digest given instead is MACed as it is. */
+/** HMAC covers the message (the shared checks refuse a digest for it). */
 function macData(input: SignInput): Buffer {
-  return 'message' in input ? input.message : input.digest;
+  if (!('message' in input)) throw new UnsupportedError('HMAC_SHA256 signs messages, not digests');
+  return input.message;
 }
 
 /** A CRC32C that does not match: the payload was corrupted on the way, and Google's advice is to retry. */

@@ -30,7 +30,12 @@ export function cryptoKeyName(ring: string, identity: KeyIdentity): string {
   return `${ring}/cryptoKeys/${cryptoKeyId(identity)}`;
 }
 
-export function versionName(ring: string, identity: KeyIdentity, version = identity.version): string {
+/** The version's name: by the id status recorded when there is one (it is the number), else by the number. */
+export function versionName(
+  ring: string,
+  identity: KeyIdentity,
+  version: number | string = identity.versionId ?? identity.version,
+): string {
   return `${cryptoKeyName(ring, identity)}/cryptoKeyVersions/${version}`;
 }
 

@@ -6,12 +6,10 @@ import { type KeyObject, constants, createHash, publicDecrypt, verify as verifyM
 import { type Algorithm, signatureDigest } from '../algorithms.ts';
 import type { SignInput, SignOptions } from '../backend.ts';
 import { UnsupportedError } from '../errors.ts';
-import { CURVES, derToRaw, verifyDigest } from './ecdsa.ts';
+import { EC_FIELD_BYTES, derToRaw } from '../ecdsa.ts';
+import { verifyDigest } from './ecdsa-digest.ts';
 
-const EC_SIZE: { readonly [A in Algorithm]?: number } = {
-  EC_P256: CURVES['P-256'].size,
-  EC_P384: CURVES['P-384'].size,
-};
+const EC_SIZE: { readonly [A in Algorithm]?: number } = EC_FIELD_BYTES;
 
 /** What AsymmetricSign is sent: the message itself (Ed25519) or a digest of the key's hash. */
 export type SignPayload = { readonly data: Buffer } | DigestPayload;
@@ -45,9 +43,7 @@ export function assertRsaPadding(algorithm: Algorithm, options: SignOptions): vo
 export function formatSignature(algorithm: Algorithm, der: Buffer, options: SignOptions): Buffer {
   const size = EC_SIZE[algorithm];
   if (size === undefined || options.ecdsaFormat !== 'raw') return der;
-  const raw = derToRaw(der, size);
-  if (raw === undefined) throw new UnsupportedError(`Cloud KMS returned an ECDSA signature that is not DER`);
-  return raw;
+  return derToRaw(der, size);
 }
 
 /** DigestInfo prefixes (RFC 8017 section 9.2, note 1). */
@@ -85,8 +81,12 @@ export function verifyWithPublicKey(
         signature,
       );
     }
-    const raw = options.ecdsaFormat === 'raw' ? signature : derToRaw(signature, size);
-    return raw !== undefined && verifyDigest(publicKey, input.digest, raw);
+    try {
+      const raw = options.ecdsaFormat === 'raw' ? signature : derToRaw(signature, size);
+      return verifyDigest(publicKey, input.digest, raw);
+    } catch {
+      return false; // not a DER signature
+    }
   }
   if (algorithm === 'ED25519') {
     return 'message' in input && verifyMessage(null, input.message, publicKey, signature);

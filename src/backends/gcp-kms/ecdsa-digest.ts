@@ -1,6 +1,6 @@
 // ECDSA over a digest someone else computed. Cloud KMS signs digests and has no verify call, so Keyward verifies
 // with the public key; node:crypto only verifies messages (it always hashes what it is given), so a digest is
-// checked here with the curve arithmetic of FIPS 186-5 (Jacobian coordinates, a = -3). Also DER <-> raw r||s.
+// checked here with the curve arithmetic of FIPS 186-5 (Jacobian coordinates, a = -3).
 
 import { type KeyObject } from 'node:crypto';
 
@@ -167,51 +167,4 @@ export function verifyDigest(publicKey: KeyObject, digest: Uint8Array, raw: Uint
   const e = digestInteger(curve, digest);
   const point = multiplyAdd(curve, mod(e * w, curve.n), curve.g, mod(r * w, curve.n), publicPoint(publicKey));
   return point !== undefined && mod(point.x, curve.n) === r;
-}
-
-function derInteger(value: Buffer): Buffer {
-  let start = 0;
-  while (start < value.length - 1 && value[start] === 0) start++;
-  const trimmed = value.subarray(start);
-  const padded = (trimmed[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed;
-  return Buffer.concat([Buffer.from([0x02, padded.length]), padded]);
-}
-
-function derLength(length: number): Buffer {
-  return length < 0x80 ? Buffer.from([length]) : Buffer.from([0x81, length]);
-}
-
-/** raw r||s -> DER SEQUENCE { INTEGER r, INTEGER s }. */
-export function rawToDer(raw: Uint8Array): Buffer {
-  const half = raw.length / 2;
-  const body = Buffer.concat([
-    derInteger(Buffer.from(raw.subarray(0, half))),
-    derInteger(Buffer.from(raw.subarray(half))),
-  ]);
-  return Buffer.concat([Buffer.from([0x30]), derLength(body.length), body]);
-}
-
-/** DER SEQUENCE { INTEGER r, INTEGER s } -> raw r||s of `size`-byte halves; undefined when it is not that. */
-export function derToRaw(der: Uint8Array, size: number): Buffer | undefined {
-  let offset = 0;
-  const read = (): number | undefined => der[offset++];
-  const readLength = (): number | undefined => {
-    const first = read();
-    if (first === undefined) return undefined;
-    if (first < 0x80) return first;
-    if (first !== 0x81) return undefined;
-    return read();
-  };
-  if (read() !== 0x30 || readLength() !== der.length - offset) return undefined;
-  const halves: Buffer[] = [];
-  for (let i = 0; i < 2; i++) {
-    if (read() !== 0x02) return undefined;
-    const length = readLength();
-    if (length === undefined || length === 0 || offset + length > der.length) return undefined;
-    const value = toBigInt(der.subarray(offset, offset + length));
-    offset += length;
-    if (value.toString(16).length > size * 2) return undefined;
-    halves.push(toBytes(value, size));
-  }
-  return offset === der.length ? Buffer.concat(halves) : undefined;
 }

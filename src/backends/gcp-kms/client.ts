@@ -71,9 +71,16 @@ function serviceAccountAuth(value: Buffer, projectId: string): GoogleAuth {
 export function createClient(spec: GcpKmsSpec, credentials: Credentials): KeyManagementServiceClient {
   const secret = credentials.get(SERVICE_ACCOUNT_KEY);
   const endpoint = spec.endpoint === undefined ? undefined : parseEndpoint(spec.endpoint);
+  // A plaintext channel sends no credentials at all, so ADC is not looked for (that probes the GCE metadata server).
+  const auth =
+    secret !== undefined
+      ? serviceAccountAuth(secret, spec.project)
+      : endpoint?.plaintext
+        ? new GoogleAuth({ authClient: new googleAuthLibrary.OAuth2Client(), projectId: spec.project })
+        : undefined;
   return new KeyManagementServiceClient({
     projectId: spec.project,
-    ...(secret === undefined ? {} : { auth: serviceAccountAuth(secret, spec.project) }),
+    ...(auth === undefined ? {} : { auth }),
     ...(endpoint === undefined
       ? {}
       : {

@@ -187,7 +187,7 @@ export class GcpKmsBackend implements KeyBackend {
       .map((version) => observedVersion(this.#ring, identity, key, version));
   }
 
-  create(identity: KeyIdentity, spec: KeySpec, options: CallOptions = {}): Promise<CreateResult> {
+  async create(identity: KeyIdentity, spec: KeySpec, options: CallOptions = {}): Promise<CreateResult> {
     assertValidIdentity(identity);
     assertKeySpec(
       spec,

@@ -17,7 +17,7 @@ import {
   signData,
   signDigest,
 } from './key-material.ts';
-import { type CryptoKeyRecord, KmsError, KmsState, type VersionRecord } from './state.ts';
+import { type CryptoKeyRecord, KmsError, type KmsState, type VersionRecord } from './state.ts';
 
 type Message = Record<string, unknown>;
 export type Handler = (request: Message) => Message;
@@ -115,7 +115,7 @@ export function kmsService(state: KmsState): Readonly<Record<string, Handler>> {
         purpose,
         algorithm,
         protectionLevel: protectionLevel === 'PROTECTION_LEVEL_UNSPECIFIED' ? 'SOFTWARE' : protectionLevel,
-        labels: (spec.labels ?? {}) as Record<string, string>,
+        labels: spec.labels ?? {},
         destroyScheduledMs: durationMs(spec.destroyScheduledDuration),
         skipInitialVersionCreation: skipInitialVersionCreation === true,
       });

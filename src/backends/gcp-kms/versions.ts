@@ -79,6 +79,7 @@ export function observedVersion(
   const number = versionNumber(String(version.name));
   const destroyTime = state === 'DestroyScheduled' ? timestampMs(version.destroyTime) : undefined;
   return {
+    version: number,
     versionId: String(number),
     target,
     state,

@@ -101,9 +101,7 @@ export class KmsState {
     }
     if (!PROTECTION_LEVELS.has(spec.protectionLevel))
       throw invalid(`invalid protection level ${spec.protectionLevel}`);
-    for (const [key, value] of Object.entries(spec.labels)) {
-      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw invalid(`invalid label ${key}=${value}`);
-    }
+    validateLabels(spec.labels);
     const destroyScheduledMs = spec.destroyScheduledMs ?? 30 * DAY_MS;
     if (destroyScheduledMs < DAY_MS || destroyScheduledMs > 120 * DAY_MS) {
       throw invalid('destroy_scheduled_duration must be between 24 hours and 120 days');
@@ -133,6 +131,14 @@ export class KmsState {
     const key = this.keys.get(name);
     if (!key) throw notFound('CryptoKey', name);
     for (const version of key.versions) this.#advance(version);
+    return key;
+  }
+
+  setLabels(name: string, labels: Record<string, string>): CryptoKeyRecord {
+    const key = this.cryptoKey(name);
+    validateLabels(labels);
+    for (const label of Object.keys(key.labels)) delete key.labels[label];
+    Object.assign(key.labels, labels);
     return key;
   }
 
@@ -234,6 +240,13 @@ export class KmsState {
     if (found.version.state !== 'ENABLED')
       throw precondition(`${name} is not enabled, current state is: ${found.version.state}`);
     return found;
+  }
+}
+
+function validateLabels(labels: Record<string, string>): void {
+  if (Object.keys(labels).length > 64) throw invalid('a resource has at most 64 labels');
+  for (const [key, value] of Object.entries(labels)) {
+    if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) throw invalid(`invalid label ${key}=${value}`);
   }
 }
 

@@ -208,11 +208,13 @@ export const KeyBackendSpec = Type.Object(
       },
       {
         rule: "!has(self.gcpKMS) || self.gcpKMS.protectionLevel != 'HSM' || self.fipsLevel <= 3",
-        message: 'Cloud HSM is validated to FIPS 140-2 level 3: fipsLevel must be at most 3 with protectionLevel HSM',
+        message:
+          'Cloud HSM is validated to FIPS 140-2 level 3: fipsLevel must be at most 3 with protectionLevel HSM',
       },
       {
         rule: "!has(self.gcpKMS) || self.gcpKMS.protectionLevel != 'SOFTWARE' || self.fipsLevel <= 1",
-        message: 'Cloud KMS software keys are validated to FIPS 140-2 level 1: fipsLevel must be 1 with protectionLevel SOFTWARE',
+        message:
+          'Cloud KMS software keys are validated to FIPS 140-2 level 1: fipsLevel must be 1 with protectionLevel SOFTWARE',
       },
     ],
   }),

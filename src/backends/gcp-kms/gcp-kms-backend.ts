@@ -604,11 +604,10 @@ export class GcpKmsBackend implements KeyBackend {
     changes: Readonly<Record<string, string | undefined>>,
     options: CallOptions,
   ): Promise<void> {
-    const labels: Record<string, string> = { ...key.labels };
-    for (const [name, value] of Object.entries(changes)) {
-      if (value === undefined) delete labels[name];
-      else labels[name] = value;
-    }
+    const merged = { ...key.labels, ...changes };
+    const labels = Object.fromEntries(
+      Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    );
     const [updated] = await this.#caller.call(
       'label the CryptoKey',
       (o) =>

@@ -33,7 +33,7 @@ export interface CryptoKeyRecord {
   readonly purpose: string;
   readonly algorithm: string;
   readonly protectionLevel: string;
-  readonly labels: Record<string, string>;
+  labels: Record<string, string>;
   readonly createTime: number;
   readonly destroyScheduledMs: number;
   primary?: number;
@@ -137,8 +137,7 @@ export class KmsState {
   setLabels(name: string, labels: Record<string, string>): CryptoKeyRecord {
     const key = this.cryptoKey(name);
     validateLabels(labels);
-    for (const label of Object.keys(key.labels)) delete key.labels[label];
-    Object.assign(key.labels, labels);
+    key.labels = { ...labels };
     return key;
   }
 

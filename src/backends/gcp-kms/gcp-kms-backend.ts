@@ -41,7 +41,6 @@ import {
   cryptoKeyLabels,
   cryptoKeyName,
   keyRingName,
-  destroyLabel,
   labelsBelongTo,
   locationName,
   versionName,
@@ -142,6 +141,7 @@ export class GcpKmsBackend implements KeyBackend {
       versions: true,
       archival: 'reference',
       minDestroyDelaySeconds: this.#destroyAfterSeconds,
+      maxDestroyDelaySeconds: this.#destroyAfterSeconds,
       restorable: true,
       lookupBy: 'labels',
     };
@@ -487,10 +487,6 @@ export class GcpKmsBackend implements KeyBackend {
           options,
         );
       }
-      const pendingDestroy = destroyLabel(versionNumber(name));
-      if (key.labels?.[pendingDestroy] !== undefined) {
-        await this.#setLabels(identity, key, { [pendingDestroy]: undefined }, options);
-      }
       if (gcpState(version) === 'DISABLED') await this.#setState(name, 'ENABLED', options);
       else if (gcpState(version) !== 'ENABLED') {
         throw new NotFoundError(`${name} is ${gcpState(version)} and cannot be enabled`);
@@ -545,40 +541,29 @@ export class GcpKmsBackend implements KeyBackend {
   }
 
   /**
-   * Cloud KMS keeps its own window: DestroyCryptoKeyVersion makes the version DESTROY_SCHEDULED for the CryptoKey's
-   * destroyScheduledDuration (fixed when the key was made), after which Cloud KMS destroys it. A request for that
-   * delay starts the window at once. A longer delay disables the version and records in a CryptoKey label when it
-   * was asked for; the first request after that time starts the window, so the version goes the key's
-   * destroyScheduledDuration after the requested time (never before it), restorable throughout.
+   * DestroyCryptoKeyVersion: Cloud KMS holds the version DESTROY_SCHEDULED, restorable, for the CryptoKey's
+   * destroyScheduledDuration (fixed when the key was made), then destroys it; later calls answer with that time.
    */
   async destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult> {
     assertValidIdentity(identity);
     return this.#serialised(identity.uid, async () => {
-      const now = request.now ?? Date.now();
       const key = await this.#cryptoKey(identity, request);
       const version = key && (await this.#version(identity, request));
       if (!version) return { outcome: 'absent' };
       const state = gcpState(version);
       if (state === 'DESTROYED' || state === 'GENERATION_FAILED') return { outcome: 'destroyed' };
       if (state === 'DESTROY_SCHEDULED') return this.#destroyResult(identity, key, version);
-      const number = versionNumber(String(version.name));
-      const windowMs = this.#keyWindowMs(key);
-      const recorded = Number(key.labels?.[destroyLabel(number)] ?? Number.NaN);
-      if (Number.isNaN(recorded) && request.delaySeconds * 1000 > windowMs) {
-        const due = now + request.delaySeconds * 1000;
-        if (state === 'ENABLED') await this.#setState(String(version.name), 'DISABLED', request);
-        await this.#setLabels(identity, key, { [destroyLabel(number)]: String(due) }, request);
-        return { outcome: 'scheduled', destroyTime: due + windowMs };
+      const windowSeconds = Number(key.destroyScheduledDuration?.seconds ?? this.#destroyAfterSeconds);
+      if (request.delaySeconds > windowSeconds) {
+        throw new UnsupportedError(
+          `${String(key.name)} holds destroyed versions for ${windowSeconds}s (its destroyScheduledDuration, fixed when it was made), not ${request.delaySeconds}s`,
+        );
       }
-      if (!Number.isNaN(recorded) && now < recorded)
-        return { outcome: 'scheduled', destroyTime: recorded + windowMs };
       const [scheduled] = await this.#caller.call(
         'destroy the CryptoKeyVersion',
         (o) => this.#client.destroyCryptoKeyVersion({ name: String(version.name) }, o),
         request,
       );
-      if (!Number.isNaN(recorded))
-        await this.#setLabels(identity, key, { [destroyLabel(number)]: undefined }, request);
       return this.#destroyResult(identity, key, scheduled);
     });
   }
@@ -590,34 +575,6 @@ export class GcpKmsBackend implements KeyBackend {
       throw new RetryableError(`${String(version.name)} is ${gcpState(version)} without a destroy time`);
     }
     return { outcome: 'scheduled', destroyTime: observed.destroyTime };
-  }
-
-  #keyWindowMs(key: CryptoKey): number {
-    const duration = key.destroyScheduledDuration;
-    return duration ? Number(duration.seconds ?? 0) * 1000 : this.#destroyAfterSeconds * 1000;
-  }
-
-  /** Sets (a value) or removes (undefined) labels of the CryptoKey, keeping the others. */
-  async #setLabels(
-    identity: KeyIdentity,
-    key: CryptoKey,
-    changes: Readonly<Record<string, string | undefined>>,
-    options: CallOptions,
-  ): Promise<void> {
-    const merged = { ...key.labels, ...changes };
-    const labels = Object.fromEntries(
-      Object.entries(merged).filter((entry): entry is [string, string] => entry[1] !== undefined),
-    );
-    const [updated] = await this.#caller.call(
-      'label the CryptoKey',
-      (o) =>
-        this.#client.updateCryptoKey(
-          { cryptoKey: { name: key.name, labels }, updateMask: { paths: ['labels'] } },
-          o,
-        ),
-      options,
-    );
-    this.#keys.set(identity.uid, updated);
   }
 
   refresh(): Promise<void> {

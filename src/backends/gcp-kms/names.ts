@@ -75,14 +75,6 @@ export function labelsBelongTo(labels: Readonly<Record<string, string>>, identit
   return labels[LABELS.managedBy] === 'keyward' && labels[LABELS.uid] === labelValue(identity.uid);
 }
 
-/**
- * The label recording when Keyward may start Cloud KMS's own destruction window for version N (ms since the epoch):
- * the backend's record of a destroy request whose delay is longer than the CryptoKey's destroyScheduledDuration.
- */
-export function destroyLabel(version: number): string {
-  return `keyward-destroy-v${version}`;
-}
-
 /** The usages a CryptoKey was made for, from its label. */
 export function labelledUsages(labels: Readonly<Record<string, string>>): KeyUsage[] {
   return (labels[LABELS.usages] ?? '').split('-').filter(isKeyUsage);

@@ -121,14 +121,6 @@ export function kmsService(state: KmsState): Readonly<Record<string, Handler>> {
       });
       return cryptoKeyMessage(key);
     },
-    UpdateCryptoKey: ({ cryptoKey, updateMask }) => {
-      const paths = (updateMask as { paths?: string[] } | null)?.paths ?? [];
-      if (paths.length !== 1 || paths[0] !== 'labels') {
-        throw new KmsError(status.INVALID_ARGUMENT, 'this peer updates the labels field only');
-      }
-      const update = (cryptoKey ?? {}) as protos.google.cloud.kms.v1.ICryptoKey;
-      return cryptoKeyMessage(state.setLabels(String(update.name), update.labels ?? {}));
-    },
     GetCryptoKeyVersion: ({ name }) => {
       const { key, version } = state.version(String(name));
       return versionMessage(key, version);

@@ -33,7 +33,7 @@ export interface CryptoKeyRecord {
   readonly purpose: string;
   readonly algorithm: string;
   readonly protectionLevel: string;
-  labels: Record<string, string>;
+  readonly labels: Record<string, string>;
   readonly createTime: number;
   readonly destroyScheduledMs: number;
   primary?: number;
@@ -131,13 +131,6 @@ export class KmsState {
     const key = this.keys.get(name);
     if (!key) throw notFound('CryptoKey', name);
     for (const version of key.versions) this.#advance(version);
-    return key;
-  }
-
-  setLabels(name: string, labels: Record<string, string>): CryptoKeyRecord {
-    const key = this.cryptoKey(name);
-    validateLabels(labels);
-    key.labels = { ...labels };
     return key;
   }
 

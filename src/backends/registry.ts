@@ -6,6 +6,7 @@ import type { KeyBackend } from './backend.ts';
 import type { Credentials, SecretReference } from './credentials.ts';
 import { MisconfiguredError, UnsupportedError } from './errors.ts';
 import { azureKeyVaultFactory } from './azure-keyvault/factory.ts';
+import { gcpKmsFactory } from './gcp-kms/factory.ts';
 import { pkcs11Factory } from './pkcs11/factory.ts';
 
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -25,6 +26,7 @@ export interface BackendFactory<K extends BackendKind = BackendKind> {
 const FACTORIES: { readonly [K in BackendKind]?: BackendFactory<K> } = {
   pkcs11: pkcs11Factory,
   azureKeyVault: azureKeyVaultFactory,
+  gcpKMS: gcpKmsFactory,
 };
 
 /** The kind of backend a spec selects: `pkcs11`, `awsCloudHSM`, `azureKeyVault` or `gcpKMS`. */

@@ -168,18 +168,31 @@ const GcpKmsBackend = Type.Object(
       pattern: '^[a-zA-Z0-9_-]+$',
     }),
     protectionLevel: StringEnum(GCP_PROTECTION_LEVELS, {
-      description: 'HSM for Cloud HSM, SOFTWARE for software keys, EXTERNAL for Cloud EKM.',
+      description:
+        'HSM for Cloud HSM (FIPS 140-2 level 3), SOFTWARE for software keys (level 1), EXTERNAL for Cloud EKM. fipsLevel may not claim more than the protection level gives.',
       default: 'HSM',
+    }),
+    destroyScheduledDuration: Duration({
+      description:
+        'How long a CryptoKeyVersion stays DESTROY_SCHEDULED (restorable) before Cloud KMS destroys it. Set on each CryptoKey when it is made and immutable afterwards; Cloud KMS accepts 24h to 2880h (120 days).',
+      min: '24h',
+      max: '2880h',
+      minMessage: 'destroyScheduledDuration must be at least 24h (the Cloud KMS minimum)',
+      maxMessage: 'destroyScheduledDuration must be at most 2880h (120 days, the Cloud KMS maximum)',
+      default: '24h',
     }),
     endpoint: Type.Optional(
       Type.String({
         description:
-          'Override of the Cloud KMS API endpoint (host:port), e.g. a private endpoint or a local test peer.',
+          'Override of the Cloud KMS API endpoint as host:port (TLS), e.g. a private endpoint. http://host:port (plaintext) is accepted for loopback hosts only, for a local test peer.',
         maxLength: 2048,
+        pattern: '^(https?://)?[^/]+$',
       }),
     ),
     credentialsSecretRef: Type.Optional(
-      SecretKeySelector('Secret with a service account key (JSON). Without it workload identity is used.'),
+      SecretKeySelector(
+        'Secret with a service account key (JSON). Without it Application Default Credentials are used (GKE workload identity).',
+      ),
     ),
   },
   { description: 'A Google Cloud KMS key ring, with Cloud HSM or software protection.' },
@@ -214,6 +227,16 @@ export const KeyBackendSpec = Type.Object(
       {
         rule: '[has(self.pkcs11), has(self.awsCloudHSM), has(self.azureKeyVault), has(self.gcpKMS)].filter(x, x).size() == 1',
         message: 'exactly one backend must be set: pkcs11, awsCloudHSM, azureKeyVault or gcpKMS',
+      },
+      {
+        rule: "!has(self.gcpKMS) || self.gcpKMS.protectionLevel != 'HSM' || self.fipsLevel <= 3",
+        message:
+          'Cloud HSM is validated to FIPS 140-2 level 3: fipsLevel must be at most 3 with protectionLevel HSM',
+      },
+      {
+        rule: "!has(self.gcpKMS) || self.gcpKMS.protectionLevel != 'SOFTWARE' || self.fipsLevel <= 1",
+        message:
+          'Cloud KMS software keys are validated to FIPS 140-2 level 1: fipsLevel must be 1 with protectionLevel SOFTWARE',
       },
     ],
   }),
@@ -312,4 +335,5 @@ export type KeyBackendSpec = Static<typeof KeyBackendSpec>;
 export type KeyBackendStatus = Static<typeof KeyBackendStatus>;
 export type Pkcs11Backend = Static<typeof Pkcs11Backend>;
 export type AzureKeyVaultBackend = Static<typeof AzureKeyVaultBackend>;
+export type GcpKmsBackend = Static<typeof GcpKmsBackend>;
 export type KeyBackendObject = ObjectOf<typeof KeyBackend>;

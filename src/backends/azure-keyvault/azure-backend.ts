@@ -2,6 +2,7 @@
 // Keyward version, named and tagged from its KeyIdentity (./key-names.ts); how each method maps onto Key Vault is
 // in docs/backends.md.
 
+import { KeyedLock } from '../keyed-lock.ts';
 import { createHash, createPublicKey, randomBytes, verify as verifyLocally } from 'node:crypto';
 import type { TokenCredential } from '@azure/identity';
 import {
@@ -84,6 +85,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
   readonly #who: string;
   readonly #client: KeyClient;
   readonly #cryptography = new Map<string, CryptographyClient>();
+  readonly #locks = new KeyedLock();
   readonly #controller = new AbortController();
   #deletion: DeletionPolicy = DEFAULT_DELETION_POLICY;
   #deletionKnown = false;
@@ -191,45 +193,48 @@ export class AzureKeyVaultBackend implements KeyBackend {
     assertValidIdentity(identity);
     assertKeySpec(spec, this.capabilities(), this.target.description);
     const name = keyName(identity);
-    return this.#call(`create ${identityLabel(identity)} in`, options, async (abortSignal) => {
-      const existing = await this.#find(identity, abortSignal);
-      if (existing?.kind === 'deleted') {
-        throw new AlreadyExistsError(
-          `${identityLabel(identity)} (${name}) is soft-deleted in ${this.target.description}; restore it by enabling its usages, or wait for its purge`,
-        );
-      }
-      if (existing) {
-        this.#assertNotRejected(identity, existing.properties);
-        const algorithm = this.#algorithmOf(identity, existing.properties);
-        if (algorithm !== spec.algorithm) {
+    // One create per key at a time: two that both find nothing would make two Azure versions of one key.
+    return this.#locks.run(name, () =>
+      this.#call(`create ${identityLabel(identity)} in`, options, async (abortSignal) => {
+        const existing = await this.#find(identity, abortSignal);
+        if (existing?.kind === 'deleted') {
           throw new AlreadyExistsError(
-            `${identityLabel(identity)} exists as ${algorithm}, not ${spec.algorithm}`,
+            `${identityLabel(identity)} (${name}) is soft-deleted in ${this.target.description}; restore it by enabling its usages, or wait for its purge`,
           );
         }
-        if (existing.kind === 'live') {
-          await this.#assertProtected(identity, spec.algorithm, existing.key, abortSignal);
-          await this.#prove(identity, spec, existing.key, abortSignal);
+        if (existing) {
+          this.#assertNotRejected(identity, existing.properties);
+          const algorithm = this.#algorithmOf(identity, existing.properties);
+          if (algorithm !== spec.algorithm) {
+            throw new AlreadyExistsError(
+              `${identityLabel(identity)} exists as ${algorithm}, not ${spec.algorithm}`,
+            );
+          }
+          if (existing.kind === 'live') {
+            await this.#assertProtected(identity, spec.algorithm, existing.key, abortSignal);
+            await this.#prove(identity, spec, existing.key, abortSignal);
+          }
+          return { outcome: 'adopted', version: this.#observed(identity, existing) };
         }
-        return { outcome: 'adopted', version: this.#observed(identity, existing) };
-      }
-      const type = keyTypeOf(spec.algorithm);
-      const key = await this.#client.createKey(name, type.kty, {
-        abortSignal,
-        ...(type.keySize === undefined ? {} : { keySize: type.keySize }),
-        ...(type.curve === undefined ? {} : { curve: type.curve }),
-        keyOps: keyOpsOf(spec.usages),
-        tags: identityTags(identity, spec.algorithm),
-        enabled: true,
-        exportable: false,
-      });
-      this.#learnDeletionPolicy(key.properties);
-      await this.#assertProtected(identity, spec.algorithm, key, abortSignal);
-      await this.#prove(identity, spec, key, abortSignal);
-      return {
-        outcome: 'created',
-        version: this.#observed(identity, { kind: 'live', key, properties: key.properties }),
-      };
-    });
+        const type = keyTypeOf(spec.algorithm);
+        const key = await this.#client.createKey(name, type.kty, {
+          abortSignal,
+          ...(type.keySize === undefined ? {} : { keySize: type.keySize }),
+          ...(type.curve === undefined ? {} : { curve: type.curve }),
+          keyOps: keyOpsOf(spec.usages),
+          tags: identityTags(identity, spec.algorithm),
+          enabled: true,
+          exportable: false,
+        });
+        this.#learnDeletionPolicy(key.properties);
+        await this.#assertProtected(identity, spec.algorithm, key, abortSignal);
+        await this.#prove(identity, spec, key, abortSignal);
+        return {
+          outcome: 'created',
+          version: this.#observed(identity, { kind: 'live', key, properties: key.properties }),
+        };
+      }),
+    );
   }
 
   async publicKey(identity: KeyIdentity, options?: CallOptions): Promise<PublicKeyInfo> {
@@ -326,7 +331,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
     });
   }
 
-  async destroy(identity: KeyIdentity, request?: DestroyRequest): Promise<DestroyResult> {
+  async destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult> {
     assertValidIdentity(identity);
     const name = keyName(identity);
     return this.#call(
@@ -345,7 +350,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
           this.#learnDeletionPolicy(deleted.properties);
           found = { kind: 'deleted', deleted, properties: deleted.properties };
         }
-        if ((request?.delaySeconds ?? 0) <= 0 && this.#deletion.purgeable) {
+        if (request.delaySeconds <= 0 && this.#deletion.purgeable) {
           await this.#client.purgeDeletedKey(name, { abortSignal });
           return { outcome: 'destroyed' };
         }
@@ -533,6 +538,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
     const algorithm = this.#algorithmOf(identity, found.properties);
     const properties = found.properties;
     const base = {
+      version: identity.version,
       versionId: properties.version ?? '',
       target: this.target.id,
       algorithm,

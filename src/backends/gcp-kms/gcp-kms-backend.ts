@@ -2,6 +2,7 @@
 // CryptoKey per ManagedKey, Keyward version N = CryptoKeyVersion N (see names.ts); every payload is checked with
 // CRC32C both ways. How each method maps onto Cloud KMS is in docs/backends.md.
 
+import { KeyedLock } from '../keyed-lock.ts';
 import { type KeyObject, constants, createPublicKey, publicEncrypt, randomBytes } from 'node:crypto';
 import type { KeyManagementServiceClient } from '@google-cloud/kms';
 import type { GcpKmsBackend as GcpKmsSpec } from '../../api/v1alpha1/keybackend.ts';
@@ -80,7 +81,8 @@ export class GcpKmsBackend implements KeyBackend {
   /** CryptoKeys by ManagedKey uid. Purpose, template and labels never change; the primary changes only here. */
   readonly #keys = new Map<string, CryptoKey>();
   readonly #publicKeys = new Map<string, KeyObject>();
-  readonly #locks = new Map<string, Promise<unknown>>();
+  /** One create, setUsages or destroy at a time per ManagedKey, so two rounds never both see N - 1 as newest. */
+  readonly #locks = new KeyedLock();
 
   private constructor(client: KeyManagementServiceClient, spec: GcpKmsSpec, options: GcpKmsOptions) {
     this.#client = client;
@@ -195,7 +197,7 @@ export class GcpKmsBackend implements KeyBackend {
       `Cloud KMS key ring ${this.#path.keyRing} (${this.#protectionLevel})`,
     );
     const template = keyTemplate(spec);
-    return this.#serialised(identity.uid, () => this.#create(identity, spec, template, options));
+    return this.#locks.run(identity.uid, () => this.#create(identity, spec, template, options));
   }
 
   /**
@@ -470,7 +472,7 @@ export class GcpKmsBackend implements KeyBackend {
     options: CallOptions = {},
   ): Promise<void> {
     assertValidIdentity(identity);
-    return this.#serialised(identity.uid, async () => {
+    return this.#locks.run(identity.uid, async () => {
       const key = await this.#requireKey(identity, options);
       assertUsagesAllowed(algorithmOfKey(key), usages);
       const name = versionName(this.#ring, identity);
@@ -546,7 +548,7 @@ export class GcpKmsBackend implements KeyBackend {
    */
   async destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult> {
     assertValidIdentity(identity);
-    return this.#serialised(identity.uid, async () => {
+    return this.#locks.run(identity.uid, async () => {
       const key = await this.#cryptoKey(identity, request);
       const version = key && (await this.#version(identity, request));
       if (!version) return { outcome: 'absent' };
@@ -802,19 +804,6 @@ export class GcpKmsBackend implements KeyBackend {
       },
       options,
     );
-  }
-
-  /** One create, setUsages or destroy at a time per ManagedKey, so two rounds never both see N - 1 as newest. */
-  async #serialised<T>(uid: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.#locks.get(uid) ?? Promise.resolve();
-    const run = previous.then(work, work);
-    const settled = run.catch(() => undefined);
-    this.#locks.set(uid, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.#locks.get(uid) === settled) this.#locks.delete(uid);
-    }
   }
 }
 

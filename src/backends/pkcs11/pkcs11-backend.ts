@@ -31,6 +31,7 @@ import {
   UnsupportedError,
 } from '../errors.ts';
 import { type KeyIdentity, assertValidIdentity } from '../identity.ts';
+import { KeyedLock } from '../keyed-lock.ts';
 import { type PublicKeyInfo, publicKeyInfo } from '../public-key.ts';
 import { readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
 import {
@@ -98,7 +99,8 @@ export class Pkcs11Backend implements KeyBackend {
   readonly #profile: VendorProfile;
   readonly #mechanisms: ReadonlySet<number>;
   readonly #index = new KeyIndex();
-  readonly #locks = new Map<string, Promise<unknown>>();
+  /** One create, setUsages or destroy at a time per key version (or per token, where generation is serial). */
+  readonly #locks = new KeyedLock();
   readonly #pin: Buffer;
   #refreshing: Promise<void> | undefined;
   #closed = false;
@@ -250,7 +252,7 @@ export class Pkcs11Backend implements KeyBackend {
     assertKeySpec(spec, this.capabilities(), `token "${this.#token.info.tokenLabel}"`);
     const oid = objectIdentity(identity, this.#profile);
     const lockKey = this.#profile.serialGeneration ? TOKEN_WIDE : (oid.ids[0] ?? TOKEN_WIDE);
-    return this.#exclusive(lockKey, () =>
+    return this.#locks.run(lockKey.toString('hex'), () =>
       this.#pool.use(
         `create ${oid.label}`,
         async (session): Promise<CreateResult> => {
@@ -351,7 +353,7 @@ export class Pkcs11Backend implements KeyBackend {
   async setUsages(identity: KeyIdentity, usages: readonly KeyUsage[], options?: CallOptions): Promise<void> {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
-    await this.#exclusive(oid.ids[0] ?? TOKEN_WIDE, () =>
+    await this.#locks.run((oid.ids[0] ?? TOKEN_WIDE).toString('hex'), () =>
       this.#withKey(
         identity,
         'set the usages of',
@@ -388,7 +390,7 @@ export class Pkcs11Backend implements KeyBackend {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
     // A token has no delayed destroy: the controller keeps the window (status destroyTime) and asks when it is over.
-    return this.#exclusive(oid.ids[0] ?? TOKEN_WIDE, () =>
+    return this.#locks.run((oid.ids[0] ?? TOKEN_WIDE).toString('hex'), () =>
       this.#pool.use(
         `destroy ${oid.label}`,
         (session): DestroyResult => {
@@ -441,18 +443,6 @@ export class Pkcs11Backend implements KeyBackend {
     await this.#pool.close();
     this.#pin.fill(0);
     this.#lease.release();
-  }
-
-  /** Runs `fn` after every earlier create/setUsages/destroy of the same key version has finished. */
-  async #exclusive<T>(id: Buffer, fn: () => Promise<T>): Promise<T> {
-    const key = id.toString('hex');
-    const run = (this.#locks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
-    this.#locks.set(key, run);
-    try {
-      return await run;
-    } finally {
-      if (this.#locks.get(key) === run) this.#locks.delete(key);
-    }
   }
 
   /**

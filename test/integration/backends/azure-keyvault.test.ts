@@ -18,31 +18,10 @@ import {
   type KeyVaultPeerOptions,
   startKeyVaultPeer,
 } from '../../support/keyvault-peer/server.ts';
+import { open } from '../../support/keyvault-peer/open.ts';
 
 function identity(version = 1, uid: string = randomUUID()): KeyIdentity {
   return { uid, namespace: 'payments', name: 'signing', version };
-}
-
-function principal(peer: KeyVaultPeer, secret = peer.clientSecret): Map<string, Buffer> {
-  const json = JSON.stringify({ tenantId: peer.tenantId, clientId: peer.clientId, clientSecret: secret });
-  return new Map([['servicePrincipal', Buffer.from(json)]]);
-}
-
-async function open(
-  peer: KeyVaultPeer,
-  kind: 'KeyVault' | 'ManagedHSM',
-  secret?: string,
-): Promise<KeyBackend> {
-  return azureKeyVaultFactory.open(
-    {
-      vaultUrl: peer.vaultUrl,
-      vaultType: kind,
-      authorityHost: peer.authorityHost,
-      disableChallengeResourceVerification: true,
-      credentialsSecretRef: { namespace: 'keyward', name: 'azure', key: 'servicePrincipal' },
-    },
-    principal(peer, secret),
-  );
 }
 
 async function rejection(promise: Promise<unknown>): Promise<BackendError> {
@@ -221,14 +200,14 @@ describe('Azure Key Vault backend on a Managed HSM peer', () => {
   it('destroys at once where the vault allows purge, and schedules at the purge date otherwise', async () => {
     const id = identity();
     await backend.create(id, { algorithm: 'EC_P256', usages: ['sign'] });
-    assert.deepEqual(await backend.destroy(id), { outcome: 'destroyed' });
+    assert.deepEqual(await backend.destroy(id, { delaySeconds: 0 }), { outcome: 'destroyed' });
     assert.equal(await backend.observe(id), undefined);
     assert.equal(
       peer.store.deleted().some((k) => k.name === keyName(id)),
       false,
       'purged, not only soft-deleted',
     );
-    assert.deepEqual(await backend.destroy(id), { outcome: 'absent' });
+    assert.deepEqual(await backend.destroy(id, { delaySeconds: 0 }), { outcome: 'absent' });
 
     const later = identity();
     await backend.create(later, { algorithm: 'EC_P256', usages: ['sign'] });
@@ -268,7 +247,7 @@ describe('Azure Key Vault backend on a Managed HSM peer', () => {
     await backend.destroy(id, { delaySeconds: 3600 });
     peer.advance(7 * 86_400_000 + 1_000);
     assert.equal(await backend.observe(id), undefined);
-    assert.deepEqual(await backend.destroy(id), { outcome: 'absent' });
+    assert.deepEqual(await backend.destroy(id, { delaySeconds: 0 }), { outcome: 'absent' });
   });
 
   it('retries a 429 storm after the Retry-After the vault sends, then succeeds', async () => {
@@ -378,7 +357,7 @@ describe('Azure Key Vault backend on a Key Vault (Premium) peer', () => {
         const id = identity();
         await backend.create(id, { algorithm: 'RSA_2048', usages: ['sign', 'verify'] });
         assert.equal(backend.capabilities().minDestroyDelaySeconds, 30 * 86_400);
-        const result = await backend.destroy(id);
+        const result = await backend.destroy(id, { delaySeconds: 0 });
         assert.equal(result.outcome, 'scheduled');
         assert.ok((await backend.health()).warnings.some((w) => /purge protection is on.*30 days/.test(w)));
       },

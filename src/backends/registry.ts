@@ -5,6 +5,7 @@ import type { KeyBackendSpec } from '../api/v1alpha1/keybackend.ts';
 import type { KeyBackend } from './backend.ts';
 import type { Credentials, SecretReference } from './credentials.ts';
 import { MisconfiguredError, UnsupportedError } from './errors.ts';
+import { awsKmsFactory } from './aws-kms/factory.ts';
 import { pkcs11Factory } from './pkcs11/factory.ts';
 
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -23,9 +24,10 @@ export interface BackendFactory<K extends BackendKind = BackendKind> {
 
 const FACTORIES: { readonly [K in BackendKind]?: BackendFactory<K> } = {
   pkcs11: pkcs11Factory,
+  awsKMS: awsKmsFactory,
 };
 
-/** The kind of backend a spec selects: `pkcs11`, `awsCloudHSM`, `azureKeyVault` or `gcpKMS`. */
+/** The kind of backend a spec selects: `pkcs11`, `awsCloudHSM`, `awsKMS`, `azureKeyVault` or `gcpKMS`. */
 export function backendKind(spec: KeyBackendSpec): BackendKind {
   const [kind, ...others] = BACKEND_KINDS.filter((k) => spec[k] !== undefined);
   if (kind === undefined || others.length > 0)

@@ -47,7 +47,7 @@ const invalid: { name: string; object: Manifest; message: string | RegExp }[] = 
       backend,
       (s) => (s.gcpKMS = { project: 'my-project', location: 'eu', keyRing: 'k', protectionLevel: 'HSM' }),
     ),
-    message: 'exactly one backend must be set: pkcs11, awsCloudHSM, azureKeyVault or gcpKMS',
+    message: 'exactly one backend must be set: pkcs11, awsCloudHSM, awsKMS, azureKeyVault or gcpKMS',
   },
   {
     name: 'a KeyBackend with no backend',

@@ -1,18 +1,21 @@
 # Runs moto's server for one test file: on a loopback port the OS picks (printed as "port N"), until stdin closes,
 # so it ends with the test process that started it.
 #
-# Two changes bring moto 5.2's KMS in line with what the AWS KMS API reference documents, and with AWS itself:
+# Three changes bring moto 5.2's KMS in line with what the AWS KMS API reference documents, and with AWS itself:
 # - Sign and Verify with MessageType DIGEST sign the digest given instead of hashing it again (moto ignores
 #   MessageType; getmoto/moto#10202 is the upstream fix, not released at 5.2.5);
 # - RSASSA_PSS_* use a salt as long as the digest ("RSASSA-PSS ... with a 256-bit salt" for SHA-256), where moto uses
-#   the longest salt that fits.
+#   the longest salt that fits;
+# - a disabled key, or one pending deletion, refuses Sign, Verify, GenerateMac, VerifyMac and Encrypt
+#   (DisabledException, KMSInvalidStateException), where moto uses it anyway.
 # Nothing else is changed: keys, tags, aliases, deletion schedules and the CloudHSMv2 API are moto's own.
 
 import sys
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
-from moto.kms import responses
+from moto.core.exceptions import JsonRESTError
+from moto.kms import models, responses
 from moto.kms import utils as kms_utils
 from moto.kms.exceptions import ValidationException
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -79,6 +82,25 @@ def ecdsa_verify(self, message, signature, signing_algorithm):
     except InvalidSignature:
         return False
 
+
+class KeyStateError(JsonRESTError):
+    code = 400
+
+
+def enabled_only(method):
+    def checked(self, *args, **kwargs):
+        key = self.keys[self.any_id_to_key_id(kwargs["key_id"])]
+        if key.key_state == "Disabled":
+            raise KeyStateError("DisabledException", f"{key.arn} is disabled.")
+        if key.key_state != "Enabled":
+            raise KeyStateError("KMSInvalidStateException", f"{key.arn} is {key.key_state}.")
+        return method(self, *args, **kwargs)
+
+    return checked
+
+
+for name in ("sign", "verify", "generate_mac", "encrypt"):
+    setattr(models.KmsBackend, name, enabled_only(getattr(models.KmsBackend, name)))
 
 responses.KmsResponse._get_param = get_param
 kms_utils.RSAPrivateKey.sign = rsa_sign

@@ -46,9 +46,13 @@ export async function ensureMoto(log: (line: string) => void = () => {}): Promis
   log(`installing moto ${MOTO_VERSION} into ${dir}`);
   try {
     await run('python3', ['-m', 'venv', partial]);
-    await run(join(partial, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `moto[server]==${MOTO_VERSION}`], {
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await run(
+      join(partial, 'bin', 'pip'),
+      ['install', '--quiet', '--disable-pip-version-check', `moto[server]==${MOTO_VERSION}`],
+      {
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
     // A virtualenv records its own path in its scripts; python itself (used below) runs from anywhere.
     await rename(partial, dir).catch((error: unknown) => {
       if (!existsSync(python)) throw error;

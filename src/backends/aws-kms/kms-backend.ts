@@ -90,6 +90,11 @@ export class AwsKmsBackend implements KeyBackend {
   readonly type = 'awsKMS';
   readonly target: BackendTarget;
   readonly #client: KMS;
+  /**
+   * CreateKey is not idempotent: the SDK retrying one whose response was lost would make a second key. So it goes
+   * through a client that never retries, and create() itself finds a key made by a lost attempt (key-index.ts).
+   */
+  readonly #createClient: KMS;
   readonly #index: KmsKeyIndex;
   readonly #customKeyStoreId: string | undefined;
   readonly #region: string;
@@ -98,6 +103,7 @@ export class AwsKmsBackend implements KeyBackend {
 
   private constructor(options: AwsKmsOptions) {
     this.#client = new KMS(options.client);
+    this.#createClient = new KMS({ ...options.client, maxAttempts: 1 });
     this.#index = new KmsKeyIndex(this.#client);
     this.#customKeyStoreId = options.customKeyStoreId;
     this.#region = options.region;
@@ -205,7 +211,7 @@ export class AwsKmsBackend implements KeyBackend {
           `KMS key ${metadata.KeyId ?? ''} of ${identityLabel(identity)} is scheduled for deletion; it is not adopted`,
         );
       }
-      await this.#finishCreate(identity, existing, rotationDays, options);
+      await this.#finishCreate(identity, metadata, rotationDays, options);
       return {
         outcome: 'adopted',
         version: this.#observed({ metadata: await this.#describe(metadata.KeyId ?? '', options), tagged }),
@@ -213,8 +219,8 @@ export class AwsKmsBackend implements KeyBackend {
     }
 
     this.#index.markUncertain(identity);
-    const created = await this.#call('CreateKey', options, (kms, abortSignal) =>
-      kms.createKey(
+    const created = await awsCall('KMS CreateKey', options, (abortSignal) =>
+      this.#createClient.createKey(
         {
           KeySpec: KMS_KEY_SPECS[algorithm],
           KeyUsage: keyUsage,
@@ -236,7 +242,7 @@ export class AwsKmsBackend implements KeyBackend {
       managedKey: `${identity.namespace}/${identity.name}`,
       usages: spec.usages,
     };
-    await this.#finishCreate(identity, { metadata, tagged }, rotationDays, options);
+    await this.#finishCreate(identity, metadata, rotationDays, options);
     return {
       outcome: 'created',
       version: this.#observed({ metadata: await this.#describe(metadata.KeyId, options), tagged }),
@@ -255,6 +261,15 @@ export class AwsKmsBackend implements KeyBackend {
   async sign(identity: KeyIdentity, input: SignInput, options?: SignOptions & CallOptions): Promise<Buffer> {
     const { keyId, algorithm } = await this.#usable(identity, options);
     assertSignInput(algorithm, input);
+    return this.#sign(keyId, algorithm, input, options);
+  }
+
+  async #sign(
+    keyId: string,
+    algorithm: KmsAlgorithm,
+    input: SignInput,
+    options?: SignOptions & CallOptions,
+  ): Promise<Buffer> {
     if (algorithm === 'HMAC_SHA256') {
       const mac = await this.#call('GenerateMac', options, (kms, abortSignal) =>
         kms.generateMac(
@@ -379,6 +394,7 @@ export class AwsKmsBackend implements KeyBackend {
 
   async close(): Promise<void> {
     this.#client.destroy();
+    this.#createClient.destroy();
     return Promise.resolve();
   }
 
@@ -478,7 +494,7 @@ export class AwsKmsBackend implements KeyBackend {
   /** Aliases, native rotation and the proof, for a key just made or adopted. Each step is safe to repeat. */
   async #finishCreate(
     identity: KeyIdentity,
-    { metadata, tagged }: FoundKey,
+    metadata: KeyMetadata,
     rotationDays: number | undefined,
     options?: CallOptions,
   ): Promise<void> {
@@ -491,7 +507,7 @@ export class AwsKmsBackend implements KeyBackend {
       );
     }
     assertGeneratedInside(metadata);
-    if (metadata.KeyState === 'Enabled') await this.#prove(keyId, metadata, tagged, options);
+    if (metadata.KeyState === 'Enabled') await this.#prove(keyId, metadata, options);
   }
 
   async #pointAlias(alias: string, keyId: string, options?: CallOptions): Promise<void> {
@@ -522,20 +538,14 @@ export class AwsKmsBackend implements KeyBackend {
   }
 
   /** A signing key signs a fresh challenge that verifies with its public key; a secret key round-trips. */
-  async #prove(
-    keyId: string,
-    metadata: KeyMetadata,
-    tagged: TaggedIdentity,
-    options?: CallOptions,
-  ): Promise<void> {
+  async #prove(keyId: string, metadata: KeyMetadata, options?: CallOptions): Promise<void> {
     const algorithm = algorithmOfKeySpec(metadata.KeySpec);
     if (algorithm === undefined) return;
     const challenge = randomBytes(32);
     const failed = (how: string) =>
       new PolicyViolationError(`KMS key ${keyId} failed its proof after creation: ${how}`);
     if (metadata.KeyUsage === 'SIGN_VERIFY') {
-      const identity = { uid: tagged.uid, namespace: '', name: '', version: tagged.version };
-      const signature = await this.sign(identity, { message: challenge }, options);
+      const signature = await this.#sign(keyId, algorithm, { message: challenge }, options);
       if (!challengeVerifies(await this.#publicKey(keyId, options), algorithm, challenge, signature)) {
         throw failed('a signature it made does not verify with its public key');
       }

@@ -266,7 +266,7 @@ export const KeyBackendStatus = Type.Object(
           versions: Type.Boolean({ description: 'Whether the backend keeps versions of one key natively.' }),
           archival: StringEnum(ARCHIVAL_ENFORCEMENTS, {
             description:
-              'How an archived version is kept from signing or encrypting anew: usages (the backend restricts the version to verify/decrypt/unwrap), primary (it stops being the primary version) or reference (only the published reference moves on; limit direct use with the backend\'s IAM).',
+              "How an archived version is kept from signing or encrypting anew: usages (the backend restricts the version to verify/decrypt/unwrap), primary (it stops being the primary version) or reference (only the published reference moves on; limit direct use with the backend's IAM).",
           }),
           minDestroyDelay: Type.String({
             description:
@@ -276,7 +276,8 @@ export const KeyBackendStatus = Type.Object(
             Type.String({ description: 'Longest destruction delay the backend accepts, where it has one.' }),
           ),
           restorable: Type.Boolean({
-            description: 'Whether a version scheduled for destruction can be restored until its destroy time.',
+            description:
+              'Whether a version scheduled for destruction can be restored until its destroy time.',
           }),
         },
         { description: 'What the backend can do.' },

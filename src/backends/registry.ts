@@ -5,6 +5,7 @@ import type { KeyBackendSpec } from '../api/v1alpha1/keybackend.ts';
 import type { KeyBackend } from './backend.ts';
 import type { Credentials, SecretReference } from './credentials.ts';
 import { MisconfiguredError, UnsupportedError } from './errors.ts';
+import { awsCloudHsmFactory } from './aws-cloudhsm/factory.ts';
 import { awsKmsFactory } from './aws-kms/factory.ts';
 import { pkcs11Factory } from './pkcs11/factory.ts';
 
@@ -24,6 +25,7 @@ export interface BackendFactory<K extends BackendKind = BackendKind> {
 
 const FACTORIES: { readonly [K in BackendKind]?: BackendFactory<K> } = {
   pkcs11: pkcs11Factory,
+  awsCloudHSM: awsCloudHsmFactory,
   awsKMS: awsKmsFactory,
 };
 

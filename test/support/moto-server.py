@@ -1,20 +1,26 @@
 # Runs moto's server for one test file: on a loopback port the OS picks (printed as "port N"), until stdin closes,
 # so it ends with the test process that started it.
 #
-# Three changes bring moto 5.2's KMS in line with what the AWS KMS API reference documents, and with AWS itself:
+# Four changes bring moto 5.2 in line with what the AWS API references document, and with AWS itself. In KMS:
 # - Sign and Verify with MessageType DIGEST sign the digest given instead of hashing it again (moto ignores
 #   MessageType; getmoto/moto#10202 is the upstream fix, not released at 5.2.5);
 # - RSASSA_PSS_* use a salt as long as the digest ("RSASSA-PSS ... with a 256-bit salt" for SHA-256), where moto uses
 #   the longest salt that fits;
 # - a disabled key, or one pending deletion, refuses Sign, Verify, GenerateMac, VerifyMac and Encrypt
 #   (DisabledException, KMSInvalidStateException), where moto uses it anyway.
+# In CloudHSM v2, timestamps (CreateTimestamp of clusters and backups) are epoch seconds, as the AWS JSON protocol has
+# them, where moto writes ISO 8601 strings that the SDK cannot read.
 # Nothing else is changed: keys, tags, aliases, deletion schedules and the CloudHSMv2 API are moto's own.
 
+import json
 import sys
+from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+from moto.cloudhsmv2 import responses as cloudhsm_responses
 from moto.core.exceptions import JsonRESTError
+from moto.core.utils import unix_time
 from moto.kms import models, responses
 from moto.kms import utils as kms_utils
 from moto.kms.exceptions import ValidationException
@@ -102,6 +108,11 @@ def enabled_only(method):
 for name in ("sign", "verify", "generate_mac", "encrypt"):
     setattr(models.KmsBackend, name, enabled_only(getattr(models.KmsBackend, name)))
 
+def epoch_seconds(self, o):
+    return unix_time(o) if isinstance(o, datetime) else json.JSONEncoder.default(self, o)
+
+
+cloudhsm_responses.DateTimeEncoder.default = epoch_seconds
 responses.KmsResponse._get_param = get_param
 kms_utils.RSAPrivateKey.sign = rsa_sign
 kms_utils.RSAPrivateKey.verify = rsa_verify

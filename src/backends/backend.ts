@@ -101,6 +101,8 @@ export type ObservedState = 'Enabled' | 'Disabled' | 'PendingGeneration' | 'Dest
 
 /** A key version as the backend holds it. */
 export interface ObservedVersion {
+  /** The Keyward version number the backend stores beside the key (label, tag). */
+  readonly version: number;
   /** The backend's own name for the version: a derived CKA_ID (hex), an Azure version GUID, a GCP version number. */
   readonly versionId: string;
   /** The target it lives on (BackendTarget.id). */
@@ -139,12 +141,18 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The first destroy request for a version schedules its destruction `delaySeconds` later in the backend's own record
+ * (PKCS#11: CKA_END_DATE on its objects; GCP DESTROY_SCHEDULED; AWS pending deletion; Azure soft delete); a later
+ * request destroys it once that time has passed and answers `scheduled` before. So a status edited to an early destroy
+ * time cannot shorten the window: the backend keeps its own. A delay of 0 with nothing scheduled destroys at once
+ * where the backend can.
+ */
 export interface DestroyRequest extends CallOptions {
-  /**
-   * How long the backend should wait before the version is gone, for backends that schedule destruction (GCP
-   * destroyScheduledDuration, AWS PendingWindowInDays). Clamped to the backend's bounds by the caller.
-   */
-  readonly delaySeconds?: number;
+  /** Within the backend's bounds (capabilities' min and max destroy delay); the caller checks. */
+  readonly delaySeconds: number;
+  /** The caller's clock, ms since the epoch (the controller's, which tests drive); Date.now() by default. */
+  readonly now?: number;
 }
 
 /** `absent` when there was nothing to destroy; otherwise the version's state afterwards. */
@@ -206,11 +214,9 @@ export interface KeyBackend {
    */
   setUsages(identity: KeyIdentity, usages: readonly KeyUsage[], options?: CallOptions): Promise<void>;
 
-  /**
-   * Destroys the key version, at once or after `delaySeconds` where the backend schedules destruction. Never acts
-   * on an object that is not provably this version.
-   */
-  destroy(identity: KeyIdentity, request?: DestroyRequest): Promise<DestroyResult>;
+  /** Schedules, then performs, the destruction of the key version (see DestroyRequest). Never acts on an object
+   * that is not provably this version. */
+  destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult>;
 
   /** Re-reads the backend's inventory of keys, e.g. after keys were created or removed outside this process. */
   refresh(options?: CallOptions): Promise<void>;

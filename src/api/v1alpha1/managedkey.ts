@@ -271,6 +271,11 @@ const KeyVersion = Type.Object(
     createdTime: Timestamp('When this version was generated.'),
     archivedTime: Type.Optional(Timestamp('When this version stopped being current.')),
     destroyTime: Type.Optional(Timestamp('When this version is (or was) destroyed.')),
+    destroyHeldUntil: Type.Optional(
+      Timestamp(
+        "Where the backend's own record of the destruction is later than destroyTime (status edited, or the backend rounds up): when the backend lets it go.",
+      ),
+    ),
   },
   { description: 'One version of the key.' },
 );

@@ -10,6 +10,7 @@ import type {
   BackendTarget,
   CallOptions,
   CreateResult,
+  DestroyRequest,
   DestroyResult,
   KeyBackend,
   KeySpec,
@@ -47,6 +48,7 @@ import { KEY_PARAMETERS, supportedAlgorithms } from './key-types.ts';
 import { type ModuleLease, openModule } from './module.ts';
 import { type ObjectIdentity, objectIdentity, versionOfLabel } from './object-identity.ts';
 import { pairProblem } from './proof.ts';
+import { ckDate, destroyableFrom } from './end-date.ts';
 import { SessionPool } from './session-pool.ts';
 import { SIGNATURE_BUFFER_LENGTH, signatureScheme } from './signing.ts';
 import { publicKeyTypes, spkiFromAttributes } from './spki.ts';
@@ -216,7 +218,7 @@ export class Pkcs11Backend implements KeyBackend {
       identity,
       'observe',
       (session, { id, objects }, oid) =>
-        objects === undefined ? undefined : this.#observed(this.#ownState(session, objects, oid), objects, id),
+        objects === undefined ? undefined : this.#observed(this.#ownState(session, objects, oid), objects, id, identity.version),
       options,
     );
   }
@@ -374,27 +376,45 @@ export class Pkcs11Backend implements KeyBackend {
     );
   }
 
-  async destroy(identity: KeyIdentity, request?: CallOptions): Promise<DestroyResult> {
+  async destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult> {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
+    const now = request.now ?? Date.now();
     return this.#exclusive(oid.ids[0] ?? TOKEN_WIDE, () =>
       this.#pool.use(
         `destroy ${oid.label}`,
         (session): DestroyResult => {
-          let destroyed = false;
           for (const id of oid.ids) {
             const found = findObjectsById(this.#pkcs11, session, id);
             // With short ids (YubiHSM) another key could share an id: only objects with our labels are ours.
             const ours = found.filter((o) => o.label === oid.label || o.label === oid.publicLabel);
+            if (ours.length === 0 && found.length > 0 && oid.ids.length === 1) {
+              const label = found[0]?.label ?? '';
+              throw new AlreadyExistsError(`the id of ${oid.label} is taken by an object labelled "${label}"`);
+            }
+            if (ours.length === 0) continue;
+            // The window is the token's: scheduled on the first request, kept on every later one.
+            const holder = ours.find((o) => o.cls !== 'public') ?? ours[0];
+            const from = holder && this.#scheduledFrom(session, holder);
+            if (from === undefined && request.delaySeconds > 0) {
+              const date = ckDate(now + request.delaySeconds * 1000);
+              for (const object of ours) {
+                this.#pkcs11.C_SetAttributeValue(session, object.handle, [
+                  { type: pkcs11js.CKA_END_DATE, value: date },
+                ]);
+              }
+              return { outcome: 'scheduled', destroyTime: now + request.delaySeconds * 1000 };
+            }
+            if (from !== undefined && now < from) return { outcome: 'scheduled', destroyTime: from };
             // Private and secret keys first: an interruption leaves at most a public key, which create cleans up.
             const ordered = [...ours.filter((o) => o.cls !== 'public'), ...ours.filter((o) => o.cls === 'public')];
             for (const object of ordered) this.#pkcs11.C_DestroyObject(session, object.handle);
             this.#index.put(id, found.filter((o) => !ours.includes(o)));
-            destroyed ||= ours.length > 0;
+            return { outcome: 'destroyed' };
           }
-          return { outcome: destroyed ? 'destroyed' : 'absent' };
+          return { outcome: 'absent' };
         },
-        request?.signal,
+        request.signal,
       ),
     );
   }
@@ -498,7 +518,12 @@ export class Pkcs11Backend implements KeyBackend {
     return { ...state, algorithm };
   }
 
-  #observed(state: KeyState & { readonly algorithm: Algorithm }, key: KeyObjects, id: Buffer): ObservedVersion {
+  #observed(
+    state: KeyState & { readonly algorithm: Algorithm },
+    key: KeyObjects,
+    id: Buffer,
+    version: number,
+  ): ObservedVersion {
     const keyRef = pkcs11Uri({
       token: this.#token.info.tokenLabel,
       serial: this.#token.info.serial,
@@ -507,6 +532,7 @@ export class Pkcs11Backend implements KeyBackend {
       type: key.primary.cls,
     });
     return {
+      version,
       versionId: id.toString('hex'),
       target: this.target.id,
       state: state.usages.length > 0 ? 'Enabled' : 'Disabled',
@@ -563,7 +589,7 @@ export class Pkcs11Backend implements KeyBackend {
     if (problems.length > 0) {
       throw new PolicyViolationError(`${oid.label} exists but cannot be adopted: ${problems.join('; ')}`);
     }
-    return this.#observed(state, key, id);
+    return this.#observed(state, key, id, oid.version);
   }
 
   /** Reads a new key back; one the token did not make as asked is destroyed and reported, never used. */
@@ -587,7 +613,7 @@ export class Pkcs11Backend implements KeyBackend {
         `the token did not generate ${oid.label} as requested: ${problems.join('; ')}`,
       );
     }
-    return this.#observed({ ...state, algorithm: state.algorithm }, key, id);
+    return this.#observed({ ...state, algorithm: state.algorithm }, key, id, oid.version);
   }
 
   /**
@@ -609,6 +635,18 @@ export class Pkcs11Backend implements KeyBackend {
     throw new RetryableError(
       `another writer generated ${oid.label} at the same time; the new key was destroyed and theirs is adopted on retry`,
     );
+  }
+
+  /** When the token's record lets the object go (its CKA_END_DATE), undefined when no destruction is scheduled. */
+  #scheduledFrom(session: pkcs11js.Handle, object: IndexedObject): number | undefined {
+    try {
+      const attributes = readAttributes(this.#pkcs11, session, object.handle, [pkcs11js.CKA_END_DATE]);
+      return destroyableFrom(attributes.get(pkcs11js.CKA_END_DATE) ?? Buffer.alloc(0));
+    } catch (error) {
+      // pkcs11js refuses to decode an empty CK_DATE (none set) as a TypeError.
+      if (error instanceof TypeError) return undefined;
+      throw error;
+    }
   }
 
   #destroyObjects(session: pkcs11js.Handle, key: KeyObjects): void {

@@ -91,7 +91,7 @@ export class AwsCloudHsmBackend implements KeyBackend {
     return this.#keys.setUsages(onToken(identity), usages, options);
   }
 
-  destroy(identity: KeyIdentity, request?: DestroyRequest): Promise<DestroyResult> {
+  destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult> {
     return this.#keys.destroy(onToken(identity), request);
   }
 

@@ -54,10 +54,9 @@ import { assertGeneratedInside, challengeVerifies } from './proof.ts';
 import { digestToSign, macMessage } from './signing.ts';
 
 const DAY_SECONDS = 86_400;
-/** ScheduleKeyDeletion's PendingWindowInDays bounds, and what KMS uses when none is given. */
+/** ScheduleKeyDeletion's PendingWindowInDays bounds. */
 const MIN_PENDING_DAYS = 7;
 const MAX_PENDING_DAYS = 30;
-const DEFAULT_PENDING_DAYS = 30;
 /** EnableKeyRotation's RotationPeriodInDays bounds. */
 const MIN_ROTATION_DAYS = 90;
 const MAX_ROTATION_DAYS = 2560;
@@ -69,8 +68,7 @@ export interface AwsKmsOptions {
 }
 
 /** ScheduleKeyDeletion's window for a destroy delay; a delay KMS cannot keep is refused, never rounded into range. */
-function pendingWindowDays(delaySeconds: number | undefined): number {
-  if (delaySeconds === undefined) return DEFAULT_PENDING_DAYS;
+function pendingWindowDays(delaySeconds: number): number {
   const days = Math.ceil(delaySeconds / DAY_SECONDS);
   if (days < MIN_PENDING_DAYS || days > MAX_PENDING_DAYS) {
     throw new UnsupportedError(
@@ -370,15 +368,16 @@ export class AwsKmsBackend implements KeyBackend {
       );
   }
 
-  async destroy(identity: KeyIdentity, request?: DestroyRequest): Promise<DestroyResult> {
+  async destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult> {
     assertValidIdentity(identity);
-    const days = pendingWindowDays(request?.delaySeconds);
+    // KMS deletes the key itself when the window ends: afterwards it is absent.
     const found = await this.#find(identity, request);
     if (!found) return { outcome: 'absent' };
     const { metadata } = found;
     if (metadata.KeyState === 'PendingDeletion' && metadata.DeletionDate) {
       return { outcome: 'scheduled', destroyTime: metadata.DeletionDate.getTime() };
     }
+    const days = pendingWindowDays(request.delaySeconds);
     const scheduled = await this.#call('ScheduleKeyDeletion', request, (kms, abortSignal) =>
       kms.scheduleKeyDeletion({ KeyId: metadata.KeyId, PendingWindowInDays: days }, { abortSignal }),
     );

@@ -41,6 +41,7 @@ export function observedVersion(
   const state = observedState(metadata);
   const [namespace = '', name = ''] = tagged.managedKey.split('/');
   return {
+    version: tagged.version,
     versionId: metadata.KeyId ?? '',
     target,
     state,

@@ -143,7 +143,7 @@ describe('keys through the PKCS#11 library', () => {
     assert.ok(objects.some((o) => o.kind === 'Public Key'));
     assert.equal(new Set(objects.map((o) => o.label)).size, objects.length, 'labels are unique');
 
-    assert.deepEqual(await backend.destroy(id), { outcome: 'destroyed' });
+    assert.deepEqual(await backend.destroy(id, { delaySeconds: 0 }), { outcome: 'destroyed' });
     assert.equal(await backend.observe(id), undefined);
   });
 });

@@ -398,11 +398,11 @@ export class AwsKmsBackend implements KeyBackend {
   }
 
   /**
-   * The version's key: from the index, else behind its version alias, else (when the index may not have seen it) after
+   * The version's key: from the index (or the key id status recorded), else behind its version alias, else (when the index may not have seen it) after
    * a scan of the account's keys. Every candidate is described and its tags checked.
    */
   async #find(identity: KeyIdentity, options?: CallOptions): Promise<FoundKey | undefined> {
-    const indexed = this.#index.lookup(identity);
+    const indexed = this.#index.lookup(identity) ?? identity.versionId;
     const fromIndex = indexed === undefined ? undefined : await this.#verified(indexed, identity, options);
     if (fromIndex) return fromIndex;
     const behindAlias = await this.#describeIfExists(versionAlias(identity), options);

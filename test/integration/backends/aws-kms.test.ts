@@ -208,6 +208,30 @@ describe('keys', () => {
   });
 });
 
+describe('lookups', () => {
+  test('a version is found by the key id status recorded, or by its alias, without listing the account', async () => {
+    const id = identity();
+    const created = await backend.create(id, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
+    const fresh = await open();
+    try {
+      const listed = proxy.seen.get('ListKeys') ?? 0;
+      assert.equal((await fresh.observe(id))?.versionId, created.version.versionId, 'by alias');
+      await kms.deleteAlias({ AliasName: `alias/keyward/uid/${id.uid}/v1` });
+      const again = await open();
+      try {
+        const observed = await again.observe({ ...id, versionId: created.version.versionId });
+        assert.equal(observed?.versionId, created.version.versionId, 'by recorded key id');
+      } finally {
+        await again.close();
+      }
+      // Each open() lists one key to check the credentials; nothing more was listed.
+      assert.equal((proxy.seen.get('ListKeys') ?? 0) - listed, 1);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
+
 describe('interrupted creation', () => {
   test('a key left by a CreateKey whose process died before the aliases is found by its tags and adopted', async () => {
     const id = identity();

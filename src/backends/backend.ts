@@ -142,14 +142,13 @@ export interface CallOptions {
 }
 
 /**
- * The first destroy request for a version schedules its destruction `delaySeconds` later in the backend's own record
- * (PKCS#11: CKA_END_DATE on its objects; GCP DESTROY_SCHEDULED; AWS pending deletion; Azure soft delete); a later
- * request destroys it once that time has passed and answers `scheduled` before. So a status edited to an early destroy
- * time cannot shorten the window: the backend keeps its own. A delay of 0 with nothing scheduled destroys at once
- * where the backend can.
+ * The controller asks for a destruction when the window it keeps (status destroyTime) is over. A backend that can
+ * destroy at once does (PKCS#11); one that schedules destruction does so `delaySeconds` out, at least its own
+ * minimum (GCP DESTROY_SCHEDULED, AWS pending deletion, Azure soft delete), and answers `scheduled` with its time
+ * until it is gone.
  */
 export interface DestroyRequest extends CallOptions {
-  /** Within the backend's bounds (capabilities' min and max destroy delay); the caller checks. */
+  /** How much longer the backend should hold the version; raised to capabilities().minDestroyDelaySeconds. */
   readonly delaySeconds: number;
   /** The caller's clock, ms since the epoch (the controller's, which tests drive); Date.now() by default. */
   readonly now?: number;

@@ -48,7 +48,6 @@ import { KEY_PARAMETERS, supportedAlgorithms } from './key-types.ts';
 import { type ModuleLease, openModule } from './module.ts';
 import { type ObjectIdentity, objectIdentity, versionOfLabel } from './object-identity.ts';
 import { pairProblem } from './proof.ts';
-import { ckDate, destroyableFrom } from './end-date.ts';
 import { SessionPool } from './session-pool.ts';
 import { SIGNATURE_BUFFER_LENGTH, signatureScheme } from './signing.ts';
 import { publicKeyTypes, spkiFromAttributes } from './spki.ts';
@@ -206,7 +205,9 @@ export class Pkcs11Backend implements KeyBackend {
             'C_GetSessionInfo',
           );
         }
-        const warnings = PIN_WARNINGS.flatMap(([flag, warning]) => ((raw.flags & flag) !== 0 ? [warning] : []));
+        const warnings = PIN_WARNINGS.flatMap(([flag, warning]) =>
+          (raw.flags & flag) !== 0 ? [warning] : [],
+        );
         return { info, warnings };
       },
       options?.signal,
@@ -218,7 +219,9 @@ export class Pkcs11Backend implements KeyBackend {
       identity,
       'observe',
       (session, { id, objects }, oid) =>
-        objects === undefined ? undefined : this.#observed(this.#ownState(session, objects, oid), objects, id, identity.version),
+        objects === undefined
+          ? undefined
+          : this.#observed(this.#ownState(session, objects, oid), objects, id, identity.version),
       options,
     );
   }
@@ -265,7 +268,9 @@ export class Pkcs11Backend implements KeyBackend {
           }
           const [slot] = free;
           if (slot === undefined) {
-            throw new AlreadyExistsError(`every id ${oid.label} may have is taken by other keys on the token`);
+            throw new AlreadyExistsError(
+              `every id ${oid.label} may have is taken by other keys on the token`,
+            );
           }
           // Only public halves can be left without a key (a destroy interrupted halfway); they hold nothing secret.
           for (const stray of slot.found) this.#pkcs11.C_DestroyObject(session, stray.handle);
@@ -293,11 +298,7 @@ export class Pkcs11Backend implements KeyBackend {
     );
   }
 
-  async sign(
-    identity: KeyIdentity,
-    input: SignInput,
-    options?: SignOptions & CallOptions,
-  ): Promise<Buffer> {
+  async sign(identity: KeyIdentity, input: SignInput, options?: SignOptions & CallOptions): Promise<Buffer> {
     return this.#withKey(
       identity,
       'sign with',
@@ -330,7 +331,8 @@ export class Pkcs11Backend implements KeyBackend {
         assertSignInput(algorithm, input);
         const scheme = signatureScheme(algorithm, this.#mechanisms, input, options);
         const verifier = isAsymmetric(algorithm) ? key.public : key.primary;
-        if (verifier === undefined) throw new NotFoundError(`the public key object of ${oid.label} is missing`);
+        if (verifier === undefined)
+          throw new NotFoundError(`the public key object of ${oid.label} is missing`);
         const decoded = scheme.decode(signature);
         if (decoded === undefined) return false;
         this.#pkcs11.C_VerifyInit(session, scheme.mechanism, verifier.handle);
@@ -357,12 +359,18 @@ export class Pkcs11Backend implements KeyBackend {
           const key = this.#require(objects, oid);
           const state = this.#ownState(session, key, oid);
           assertUsagesAllowed(state.algorithm, usages);
-          this.#pkcs11.C_SetAttributeValue(session, key.primary.handle, useFlagTemplate(key.primary.cls, usages));
+          this.#pkcs11.C_SetAttributeValue(
+            session,
+            key.primary.handle,
+            useFlagTemplate(key.primary.cls, usages),
+          );
           if (key.public !== undefined) {
             this.#pkcs11.C_SetAttributeValue(session, key.public.handle, useFlagTemplate('public', usages));
           }
           // Read back: a token that silently keeps a flag must not pass for a disabled key.
-          const settable = [key.primary, key.public].flatMap((object) => (object ? usagesOfClass(object.cls) : []));
+          const settable = [key.primary, key.public].flatMap((object) =>
+            object ? usagesOfClass(object.cls) : [],
+          );
           const expected = usages.filter((usage) => settable.includes(usage));
           const actual = inspectKey(this.#pkcs11, session, key).usages;
           if (!sameUsages(actual, expected)) {
@@ -379,7 +387,7 @@ export class Pkcs11Backend implements KeyBackend {
   async destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult> {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
-    const now = request.now ?? Date.now();
+    // A token has no delayed destroy: the controller keeps the window (status destroyTime) and asks when it is over.
     return this.#exclusive(oid.ids[0] ?? TOKEN_WIDE, () =>
       this.#pool.use(
         `destroy ${oid.label}`,
@@ -390,26 +398,21 @@ export class Pkcs11Backend implements KeyBackend {
             const ours = found.filter((o) => o.label === oid.label || o.label === oid.publicLabel);
             if (ours.length === 0 && found.length > 0 && oid.ids.length === 1) {
               const label = found[0]?.label ?? '';
-              throw new AlreadyExistsError(`the id of ${oid.label} is taken by an object labelled "${label}"`);
+              throw new AlreadyExistsError(
+                `the id of ${oid.label} is taken by an object labelled "${label}"`,
+              );
             }
             if (ours.length === 0) continue;
-            // The window is the token's: scheduled on the first request, kept on every later one.
-            const holder = ours.find((o) => o.cls !== 'public') ?? ours[0];
-            const from = holder && this.#scheduledFrom(session, holder);
-            if (from === undefined && request.delaySeconds > 0) {
-              const date = ckDate(now + request.delaySeconds * 1000);
-              for (const object of ours) {
-                this.#pkcs11.C_SetAttributeValue(session, object.handle, [
-                  { type: pkcs11js.CKA_END_DATE, value: date },
-                ]);
-              }
-              return { outcome: 'scheduled', destroyTime: now + request.delaySeconds * 1000 };
-            }
-            if (from !== undefined && now < from) return { outcome: 'scheduled', destroyTime: from };
             // Private and secret keys first: an interruption leaves at most a public key, which create cleans up.
-            const ordered = [...ours.filter((o) => o.cls !== 'public'), ...ours.filter((o) => o.cls === 'public')];
+            const ordered = [
+              ...ours.filter((o) => o.cls !== 'public'),
+              ...ours.filter((o) => o.cls === 'public'),
+            ];
             for (const object of ordered) this.#pkcs11.C_DestroyObject(session, object.handle);
-            this.#index.put(id, found.filter((o) => !ours.includes(o)));
+            this.#index.put(
+              id,
+              found.filter((o) => !ours.includes(o)),
+            );
             return { outcome: 'destroyed' };
           }
           return { outcome: 'absent' };
@@ -621,10 +624,16 @@ export class Pkcs11Backend implements KeyBackend {
    * same version at the same moment; the one that finds a twin destroys its own new key, which nobody has recorded,
    * and the retry adopts the other. Never the other way round: the twin may already be in someone's status.
    */
-  #yieldToConcurrentWriter(session: pkcs11js.Handle, mine: KeyObjects, oid: ObjectIdentity, id: Buffer): void {
+  #yieldToConcurrentWriter(
+    session: pkcs11js.Handle,
+    mine: KeyObjects,
+    oid: ObjectIdentity,
+    id: Buffer,
+  ): void {
     const found = findObjectsById(this.#pkcs11, session, id);
     const isMine = (o: IndexedObject): boolean =>
-      o.handle.equals(mine.primary.handle) || (mine.public !== undefined && o.handle.equals(mine.public.handle));
+      o.handle.equals(mine.primary.handle) ||
+      (mine.public !== undefined && o.handle.equals(mine.public.handle));
     const twins = found.filter((o) => o.cls !== 'public' && !isMine(o));
     if (twins.length === 0) {
       this.#index.put(id, found);
@@ -635,18 +644,6 @@ export class Pkcs11Backend implements KeyBackend {
     throw new RetryableError(
       `another writer generated ${oid.label} at the same time; the new key was destroyed and theirs is adopted on retry`,
     );
-  }
-
-  /** When the token's record lets the object go (its CKA_END_DATE), undefined when no destruction is scheduled. */
-  #scheduledFrom(session: pkcs11js.Handle, object: IndexedObject): number | undefined {
-    try {
-      const attributes = readAttributes(this.#pkcs11, session, object.handle, [pkcs11js.CKA_END_DATE]);
-      return destroyableFrom(attributes.get(pkcs11js.CKA_END_DATE) ?? Buffer.alloc(0));
-    } catch (error) {
-      // pkcs11js refuses to decode an empty CK_DATE (none set) as a TypeError.
-      if (error instanceof TypeError) return undefined;
-      throw error;
-    }
   }
 
   #destroyObjects(session: pkcs11js.Handle, key: KeyObjects): void {

@@ -1,13 +1,13 @@
 // What deleting a ManagedKey does to its key, by deletionPolicy:
 // - Retain: nothing; the key stays in the backend.
 // - Disable: every version loses all its usages (CKA_SIGN, CKA_DECRYPT, ... cleared), then the object goes.
-// - Destroy: every version is disabled at once, its destruction scheduled in the backend's own record, and the key
-//   shows PendingDestruction with the time of destruction; after destroyAfter, every version is destroyed, then the
+// - Destroy: every version is disabled at once and the key shows PendingDestruction with the time of destruction;
+//   after destroyAfter, every version is destroyed (or scheduled, where the backend holds it longer), then the
 //   object goes.
 // Every policy but Retain also looks at the version after the newest recorded one (version 1 for a key deleted
 // during its first generation), which a crash may have left in flight. The finalizer is removed only after the
-// backend confirmed, so no destruction is ever lost; the time of destruction is in status and in the backend before
-// anything irreversible happens, so neither a restart nor an edited status destroys early.
+// backend confirmed, so no destruction is ever lost; the time of destruction is in status before anything irreversible
+// happens (and CEL keeps it from moving), so a restart never destroys early.
 import { ConditionType, KeyReason } from '../../api/v1alpha1/conditions.ts';
 import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
 import type { KeyBackend } from '../../backends/backend.ts';
@@ -83,15 +83,13 @@ export async function finalizeKey(
     }
 
     if (!status.destroyTime) {
-      // Scheduled in the backend's own record too: its time is what an edited status cannot move.
-      let destroyAt = now + destroyAfterSeconds * 1000;
-      for (const identity of identities) {
-        const result = await backend.destroy(identity, { delaySeconds: destroyAfterSeconds, now });
-        if (result.outcome === 'scheduled') destroyAt = Math.max(destroyAt, result.destroyTime);
-      }
+      const destroyAt = now + destroyAfterSeconds * 1000;
       status.phase = 'PendingDestruction';
       status.destroyTime = formatTime(destroyAt);
-      ready(KeyReason.PendingDestruction, `the key is disabled and will be destroyed at ${status.destroyTime}`);
+      ready(
+        KeyReason.PendingDestruction,
+        `the key is disabled and will be destroyed at ${status.destroyTime}`,
+      );
       await updateStatus(context.client, managedKeyType, key, status);
       context.recorder.record(key, {
         type: 'Normal',
@@ -106,7 +104,7 @@ export async function finalizeKey(
 
     let heldUntil = 0;
     for (const identity of identities) {
-      const result = await backend.destroy(identity, { delaySeconds: destroyAfterSeconds, now });
+      const result = await backend.destroy(identity, { delaySeconds: 0, now });
       if (result.outcome === 'scheduled') heldUntil = Math.max(heldUntil, result.destroyTime);
       failpoint('managedkey-after-destroy-version');
     }

@@ -1,7 +1,6 @@
 // One reconcile's worth of generation, rotation and version ageing. Each step writes status before the next
-// irreversible one: a version is marked in flight before the backend makes it, recorded once it exists, marked
-// PendingDestruction before its destruction is scheduled in the backend, and destroyed only when both the status and
-// the backend's own record say its time has come.
+// irreversible one: a version is marked in flight before the backend makes it, recorded once it exists, and marked
+// PendingDestruction with its time before anything destroys it.
 import { KeyReason } from '../../api/v1alpha1/conditions.ts';
 import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
 import type { KeyBackend, ObservedVersion } from '../../backends/backend.ts';
@@ -9,7 +8,6 @@ import { isBackendError } from '../../backends/errors.ts';
 import { failpoint } from '../../failpoints.ts';
 import { formatTime } from '../../runtime/clock.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
-import { parseDuration } from '../../runtime/duration.ts';
 import { EXTERNAL_NAME_ANNOTATION } from './names.ts';
 import {
   acknowledged,
@@ -54,7 +52,10 @@ const CAUSES: Record<RotationCause, string> = {
 
 /** Replaces the status entry of `entry.version` (the in-flight one) by `entry`. */
 function withEntry(status: ManagedKeyStatus, entry: KeyVersion): ManagedKeyStatus {
-  return { ...status, versions: (status.versions ?? []).map((v) => (v.version === entry.version ? entry : v)) };
+  return {
+    ...status,
+    versions: (status.versions ?? []).map((v) => (v.version === entry.version ? entry : v)),
+  };
 }
 
 /**
@@ -246,8 +247,8 @@ function archivalNote(version: number, backend: KeyBackend): string {
 }
 
 /**
- * Disables archived versions beyond retainVersions, marks those past destroyArchivedAfter PendingDestruction (saved,
- * then scheduled in the backend's own record), and destroys the pending ones whose time has come. `converge` brings
+ * Disables archived versions beyond retainVersions, marks those past destroyArchivedAfter PendingDestruction (saved
+ * before anything happens to them), and destroys the pending ones whose time has come. `converge` brings
  * backend usages in line with the new states before anything is scheduled or destroyed.
  */
 export async function ageAndDestroy(
@@ -275,18 +276,10 @@ export async function ageAndDestroy(
     }
   }
   current = await deps.converge(current);
-  const destroyAfterSeconds = parseDuration(key.spec.destroyAfter) / 1000;
-  const byVersion = new Map((current.versions ?? []).map((v) => [v.version, v]));
-  for (const { version } of transitions.filter((t) => t.to === 'PendingDestruction')) {
-    const entry = byVersion.get(version);
-    if (entry) {
-      await deps.backend.destroy(keyIdentity(key, version, entry), { delaySeconds: destroyAfterSeconds, now });
-    }
-  }
   const outcomes = new Map<number, KeyVersion>();
   for (const entry of dueForDestruction(current.versions ?? [], now)) {
     const result = await deps.backend.destroy(keyIdentity(key, entry.version, entry), {
-      delaySeconds: destroyAfterSeconds,
+      delaySeconds: 0,
       now,
     });
     failpoint('rotation-after-destroy');

@@ -174,7 +174,8 @@ export function nextLifecycleEvent(key: ManagedKeyObject, status: ManagedKeyStat
     ms(status.nextRotationTime),
     ...(status.versions ?? []).map((v) => {
       // A backend that holds a destruction longer than status says is asked again when its own time comes.
-      if (v.state === 'PendingDestruction') return Math.max(ms(v.destroyTime) ?? 0, ms(v.destroyHeldUntil) ?? 0);
+      if (v.state === 'PendingDestruction')
+        return Math.max(ms(v.destroyTime) ?? 0, ms(v.destroyHeldUntil) ?? 0);
       const archived = ms(v.archivedTime);
       if (
         (v.state === 'Archived' || v.state === 'Disabled') &&

@@ -76,7 +76,8 @@ export async function verifyVersions(
       }
     }
     const expected = usagesInState(version.state, key.spec.usages, backend.capabilities().archival);
-    if (!sameSet(observed.usages, expected)) await backend.setUsages(keyIdentity(key, version.version, recorded), expected);
+    if (!sameSet(observed.usages, expected))
+      await backend.setUsages(keyIdentity(key, version.version, recorded), expected);
     verified.add(memo);
     checked.push(recorded);
   }

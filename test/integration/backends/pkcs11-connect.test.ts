@@ -67,13 +67,17 @@ describe('connect', () => {
   });
 
   it('finds the token by serial and by slot id', async () => {
-    const byLabel = await Pkcs11Backend.connect(config({ token: { label: other.label }, pin: Buffer.from(other.pin) }));
+    const byLabel = await Pkcs11Backend.connect(
+      config({ token: { label: other.label }, pin: Buffer.from(other.pin) }),
+    );
     const { serial } = byLabel.info;
     await byLabel.close();
     const bySerial = await Pkcs11Backend.connect(config({ token: { serial }, pin: Buffer.from(other.pin) }));
     assert.equal(bySerial.info.tokenLabel, other.label);
     await bySerial.close();
-    const bySlot = await Pkcs11Backend.connect(config({ token: { slotId: other.slotId }, pin: Buffer.from(other.pin) }));
+    const bySlot = await Pkcs11Backend.connect(
+      config({ token: { slotId: other.slotId }, pin: Buffer.from(other.pin) }),
+    );
     assert.equal(bySlot.info.tokenLabel, other.label);
     await bySlot.close();
   });

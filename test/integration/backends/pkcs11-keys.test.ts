@@ -183,7 +183,10 @@ describe('generation', () => {
 
   it('writes an RFC 7512 key reference without a PIN', async () => {
     const key = identity('uri');
-    const { version: observed } = await backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
+    const { version: observed } = await backend.create(key, {
+      algorithm: 'EC_P256',
+      usages: ['sign', 'verify'],
+    });
     const info = backend.info;
     const id = Array.from(
       Buffer.from(idHex(key), 'hex'),
@@ -236,8 +239,14 @@ describe('signatures', () => {
         assert.equal(verify(digest, tampered, options, signature), false);
 
         // The token's own verify agrees.
-        assert.equal(await backend.verify(key, { message: message }, signature, { rsaPadding, ecdsaFormat: 'raw' }), true);
-        assert.equal(await backend.verify(key, { message: tampered }, signature, { rsaPadding, ecdsaFormat: 'raw' }), false);
+        assert.equal(
+          await backend.verify(key, { message: message }, signature, { rsaPadding, ecdsaFormat: 'raw' }),
+          true,
+        );
+        assert.equal(
+          await backend.verify(key, { message: tampered }, signature, { rsaPadding, ecdsaFormat: 'raw' }),
+          false,
+        );
       });
     }
   }
@@ -273,7 +282,9 @@ describe('signatures', () => {
       type: 'spki',
     });
     const messages = Array.from({ length: 40 }, (_, i) => Buffer.from(`message ${i}`));
-    const signatures = await Promise.all(messages.map((m) => backend.sign(key, { message: m }, { ecdsaFormat: 'raw' })));
+    const signatures = await Promise.all(
+      messages.map((m) => backend.sign(key, { message: m }, { ecdsaFormat: 'raw' })),
+    );
     for (const [i, signature] of signatures.entries()) {
       assert.equal(
         verify('sha256', messages[i]!, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature),
@@ -360,7 +371,10 @@ describe('idempotent create', () => {
 
   it('clears a public key left without its private key, then generates', async () => {
     const key = identity('stray-public');
-    const { ids: [id = Buffer.alloc(0)], label } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    const {
+      ids: [id = Buffer.alloc(0)],
+      label,
+    } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
     const stray = rawKeyPair(id, label);
     raw.pkcs11.C_DestroyObject(rawSession, stray.privateKey);
     assert.deepEqual(
@@ -400,7 +414,10 @@ describe('idempotent create', () => {
 
   it('will not adopt an extractable key that carries the identity', async () => {
     const key = identity('extractable');
-    const { ids: [id = Buffer.alloc(0)], label } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    const {
+      ids: [id = Buffer.alloc(0)],
+      label,
+    } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
     raw.pkcs11.C_GenerateKey(rawSession, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
       { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
@@ -436,7 +453,10 @@ describe('usages', () => {
     assert.equal(rawBool(privateKey, pkcs11js.CKA_SIGN), false);
     assert.equal(rawBool(publicKey, pkcs11js.CKA_VERIFY), false);
     for (const object of listed(key)) assert.deepEqual(object.usage, [], `${object.kind} usage`);
-    await assert.rejects(backend.sign(key, { message: Buffer.from('x') }, { ecdsaFormat: 'raw' }), PermissionDeniedError);
+    await assert.rejects(
+      backend.sign(key, { message: Buffer.from('x') }, { ecdsaFormat: 'raw' }),
+      PermissionDeniedError,
+    );
 
     await backend.setUsages(key, ['sign', 'verify']);
     assert.deepEqual((await backend.observe(key))?.usages, ['sign', 'verify']);
@@ -450,8 +470,14 @@ describe('usages', () => {
     const signature = await backend.sign(key, { message: Buffer.from('old') }, { ecdsaFormat: 'raw' });
     await backend.setUsages(key, archivedUsages(usages));
     assert.deepEqual((await backend.observe(key))?.usages, ['verify', 'decrypt', 'unwrap']);
-    await assert.rejects(backend.sign(key, { message: Buffer.from('new') }, { ecdsaFormat: 'raw' }), PermissionDeniedError);
-    assert.equal(await backend.verify(key, { message: Buffer.from('old') }, signature, { ecdsaFormat: 'raw' }), true);
+    await assert.rejects(
+      backend.sign(key, { message: Buffer.from('new') }, { ecdsaFormat: 'raw' }),
+      PermissionDeniedError,
+    );
+    assert.equal(
+      await backend.verify(key, { message: Buffer.from('old') }, signature, { ecdsaFormat: 'raw' }),
+      true,
+    );
   });
 
   it('refuses usages the algorithm does not allow', async () => {
@@ -469,13 +495,18 @@ describe('destroy', () => {
     assert.deepEqual(await backend.destroy(key, { delaySeconds: 0 }), { outcome: 'destroyed' });
     assert.equal(listed(key).length, 0);
     assert.equal(await backend.observe(key), undefined);
-    await assert.rejects(backend.sign(key, { message: Buffer.from('x') }, { ecdsaFormat: 'raw' }), NotFoundError);
+    await assert.rejects(
+      backend.sign(key, { message: Buffer.from('x') }, { ecdsaFormat: 'raw' }),
+      NotFoundError,
+    );
     assert.deepEqual(await backend.destroy(key, { delaySeconds: 0 }), { outcome: 'absent' });
   });
 
   it('refuses to destroy objects that carry its id under a foreign label', async () => {
     const key = identity('foreign');
-    const { ids: [id = Buffer.alloc(0)] } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    const {
+      ids: [id = Buffer.alloc(0)],
+    } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
     rawKeyPair(id, 'someone-else/key');
     await assert.rejects(backend.destroy(key, { delaySeconds: 0 }), AlreadyExistsError);
     await assert.rejects(

@@ -73,7 +73,11 @@ it(`one enumeration against per-key lookups with ${KEYS} EC_P256 keys`, async (t
 
   started = performance.now();
   for (const key of keys) {
-    const found = findObjectsById(raw.pkcs11, rawSession, objectIdentity(key, VENDOR_PROFILES.softhsm2).ids[0]!);
+    const found = findObjectsById(
+      raw.pkcs11,
+      rawSession,
+      objectIdentity(key, VENDOR_PROFILES.softhsm2).ids[0]!,
+    );
     assert.equal(found.length, 2);
   }
   const perKey = performance.now() - started;

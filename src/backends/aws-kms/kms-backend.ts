@@ -67,12 +67,12 @@ export interface AwsKmsOptions {
   readonly customKeyStoreId?: string;
 }
 
-/** ScheduleKeyDeletion's window for a destroy delay; a delay KMS cannot keep is refused, never rounded into range. */
+/** ScheduleKeyDeletion's window for a destroy delay: raised to KMS's 7 days; past its 30 days refused, never shortened. */
 function pendingWindowDays(delaySeconds: number): number {
-  const days = Math.ceil(delaySeconds / DAY_SECONDS);
-  if (days < MIN_PENDING_DAYS || days > MAX_PENDING_DAYS) {
+  const days = Math.max(MIN_PENDING_DAYS, Math.ceil(delaySeconds / DAY_SECONDS));
+  if (days > MAX_PENDING_DAYS) {
     throw new UnsupportedError(
-      `KMS deletes keys ${MIN_PENDING_DAYS} to ${MAX_PENDING_DAYS} days after they are scheduled for deletion, not ${delaySeconds / DAY_SECONDS} days`,
+      `KMS deletes keys at most ${MAX_PENDING_DAYS} days after they are scheduled for deletion, not ${delaySeconds / DAY_SECONDS} days`,
     );
   }
   return days;
@@ -96,6 +96,7 @@ export class AwsKmsBackend implements KeyBackend {
   readonly #index: KmsKeyIndex;
   readonly #customKeyStoreId: string | undefined;
   readonly #region: string;
+  readonly #creating = new Map<string, Promise<unknown>>();
   /** Versions signed with before: their key id and algorithm, which never change. */
   readonly #usableKeys = new Map<string, { keyId: string; algorithm: KmsAlgorithm }>();
 
@@ -188,8 +189,22 @@ export class AwsKmsBackend implements KeyBackend {
     return observed;
   }
 
+  /** One create per version at a time in this process, so two racing creates make one key (the second adopts it). */
   async create(identity: KeyIdentity, spec: KeySpec, options?: CallOptions): Promise<CreateResult> {
     assertValidIdentity(identity);
+    const key = `${identity.uid}/${String(identity.version)}`;
+    const previous = this.#creating.get(key) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.#create(identity, spec, options));
+    const settled = run.catch(() => undefined);
+    this.#creating.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.#creating.get(key) === settled) this.#creating.delete(key);
+    }
+  }
+
+  async #create(identity: KeyIdentity, spec: KeySpec, options?: CallOptions): Promise<CreateResult> {
     const capabilities = this.capabilities();
     assertKeySpec(spec, capabilities, this.target.description);
     const algorithm = spec.algorithm as keyof typeof KMS_KEY_SPECS;

@@ -20,6 +20,7 @@ import {
   startMoto,
 } from '../../support/moto.ts';
 import { SOFTHSM_MODULE, SoftHsm, type SoftHsmToken } from '../../support/softhsm.ts';
+import { describeConformance } from './conformance.ts';
 
 const REGION = 'eu-west-1';
 const CRYPTO_USER_PIN = `keyward_cu:${randomUUID()}`;
@@ -78,6 +79,12 @@ after(async () => {
   await backend.close();
   await moto.stop();
   hsm.cleanup();
+});
+
+describeConformance({
+  name: 'AWS CloudHSM (moto + SoftHSM2 as the CloudHSM library)',
+  open: () => open(),
+  algorithms: ['EC_P256', 'EC_P384', 'EC_P521', 'ED25519', 'RSA_2048', 'AES_256', 'HMAC_SHA256'],
 });
 
 describe('cluster', () => {

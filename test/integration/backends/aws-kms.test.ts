@@ -11,6 +11,7 @@ import { awsKmsFactory } from '../../../src/backends/aws-kms/factory.ts';
 import { identityTags } from '../../../src/backends/aws-kms/naming.ts';
 import type { KeyIdentity } from '../../../src/backends/identity.ts';
 import { type HttpFaultProxy, startHttpFaultProxy } from '../../fixtures/http-fault-proxy.ts';
+import { describeConformance } from './conformance.ts';
 import {
   MOTO_ACCESS_KEY_ID,
   MOTO_CREDENTIALS_FILE,
@@ -67,6 +68,18 @@ after(async () => {
   kms.destroy();
   await proxy.close();
   await moto.stop();
+});
+
+describeConformance({
+  name: 'AWS KMS (moto)',
+  open: () => open(),
+  algorithms: ['EC_P256', 'EC_P384', 'EC_P521', 'RSA_2048', 'RSA_3072', 'RSA_4096', 'AES_256', 'HMAC_SHA256'],
+  unoffered: 'ED25519',
+  lacks: {
+    usageRestriction:
+      'a KMS key signs as long as it is enabled; archival moves only the alias and the published key',
+    immediateDestroy: 'ScheduleKeyDeletion waits 7 to 30 days',
+  },
 });
 
 describe('keys', () => {
@@ -270,16 +283,22 @@ describe('interrupted creation', () => {
 });
 
 describe('deletion', () => {
-  test('ScheduleKeyDeletion takes the delay in days within 7..30; outside, nothing is scheduled', async () => {
+  test('ScheduleKeyDeletion takes the delay in days, raised to 7; past 30 nothing is scheduled', async () => {
     assert.equal(backend.capabilities().minDestroyDelaySeconds, 7 * DAY);
     assert.equal(backend.capabilities().maxDestroyDelaySeconds, 30 * DAY);
+    const short = identity();
+    await backend.create(short, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
+    const now = Date.now();
+    const raised = await backend.destroy(short, { delaySeconds: 0 });
+    assert.ok(raised.outcome === 'scheduled', raised.outcome);
+    assert.ok(Math.abs(raised.destroyTime - (now + 7 * DAY * 1000)) < 60_000);
+
     const id = identity();
     await backend.create(id, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
-    await assert.rejects(backend.destroy(id, { delaySeconds: 3 * DAY }), {
+    await assert.rejects(backend.destroy(id, { delaySeconds: 31 * DAY }), {
       code: 'Unsupported',
-      message: /7 to 30 days/,
+      message: /at most 30 days/,
     });
-    await assert.rejects(backend.destroy(id, { delaySeconds: 31 * DAY }), { code: 'Unsupported' });
     assert.equal((await backend.observe(id))?.state, 'Enabled');
 
     const asked = Date.now();

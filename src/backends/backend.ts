@@ -63,6 +63,17 @@ export interface BackendInfo {
   /** The token, partition, vault or key ring that keys live in. */
   readonly tokenLabel: string;
   readonly firmwareVersion?: string;
+  /** Cluster, key store or vault state as the cloud reports it, e.g. a CloudHSM cluster's ACTIVE. */
+  readonly state?: string;
+  /** HSMs in the cluster (AWS CloudHSM): the keyward_cloudhsm_cluster_hsms metric. */
+  readonly hsmCount?: number;
+  /** Availability Zones the cluster's HSMs are in (AWS CloudHSM). */
+  readonly availabilityZones?: readonly string[];
+  /**
+   * When the newest backup that completed was taken (ms since the epoch; AWS CloudHSM): the
+   * keyward_cloudhsm_backup_age_seconds metric is the time since.
+   */
+  readonly latestBackupTime?: number;
 }
 
 export interface BackendHealth {
@@ -75,6 +86,11 @@ export interface KeySpec {
   readonly algorithm: Algorithm;
   /** Usages to enable; each must be allowed for the algorithm (ALLOWED_USAGES). */
   readonly usages: readonly KeyUsage[];
+  /**
+   * Set only for an algorithm in capabilities().nativeRotation, when the backend is to rotate the key's material
+   * itself (AWS KMS EnableKeyRotation); a period the backend cannot keep is refused with UnsupportedError.
+   */
+  readonly nativeRotationPeriodSeconds?: number;
 }
 
 /**

@@ -7,6 +7,8 @@ import type { Credentials, SecretReference } from './credentials.ts';
 import { MisconfiguredError, UnsupportedError } from './errors.ts';
 import { azureKeyVaultFactory } from './azure-keyvault/factory.ts';
 import { gcpKmsFactory } from './gcp-kms/factory.ts';
+import { awsCloudHsmFactory } from './aws-cloudhsm/factory.ts';
+import { awsKmsFactory } from './aws-kms/factory.ts';
 import { pkcs11Factory } from './pkcs11/factory.ts';
 
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -27,9 +29,11 @@ const FACTORIES: { readonly [K in BackendKind]?: BackendFactory<K> } = {
   pkcs11: pkcs11Factory,
   azureKeyVault: azureKeyVaultFactory,
   gcpKMS: gcpKmsFactory,
+  awsCloudHSM: awsCloudHsmFactory,
+  awsKMS: awsKmsFactory,
 };
 
-/** The kind of backend a spec selects: `pkcs11`, `awsCloudHSM`, `azureKeyVault` or `gcpKMS`. */
+/** The kind of backend a spec selects: `pkcs11`, `awsCloudHSM`, `awsKMS`, `azureKeyVault` or `gcpKMS`. */
 export function backendKind(spec: KeyBackendSpec): BackendKind {
   const [kind, ...others] = BACKEND_KINDS.filter((k) => spec[k] !== undefined);
   if (kind === undefined || others.length > 0)

@@ -7,7 +7,7 @@ import type { ObjectOf } from '../resource.ts';
 
 export const PKCS11_VENDORS = ['softhsm2', 'luna', 'nshield', 'yubihsm2', 'cloudhsm', 'generic'] as const;
 export const GCP_PROTECTION_LEVELS = ['HSM', 'SOFTWARE', 'EXTERNAL'] as const;
-export const BACKEND_KINDS = ['pkcs11', 'awsCloudHSM', 'azureKeyVault', 'gcpKMS'] as const;
+export const BACKEND_KINDS = ['pkcs11', 'awsCloudHSM', 'awsKMS', 'azureKeyVault', 'gcpKMS'] as const;
 export const ARCHIVAL_ENFORCEMENTS = ['usages', 'primary', 'reference'] as const;
 
 const ModulePath = Type.String({
@@ -67,36 +67,44 @@ export const Pkcs11Backend = Type.Object(
   },
 );
 
+function AwsRegion(description: string) {
+  return Type.String({ description, minLength: 1, maxLength: 32, pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$' });
+}
+
+function AwsEndpoint(description: string) {
+  return Type.Optional(Type.String({ description, maxLength: 2048, pattern: '^https?://' }));
+}
+
+const AwsCredentialsSecretRef = Type.Optional(
+  SecretKeySelector(
+    'Secret with AWS credentials in the AWS shared credentials file format (the [default] profile, or the only one). Without it the default provider chain is used: environment, IRSA (web identity), EKS Pod Identity, instance profile.',
+  ),
+);
+
 const AwsCloudHsmBackend = Type.Object(
   {
-    region: Type.String({
-      description: 'AWS region of the cluster, e.g. eu-west-1.',
-      minLength: 1,
-      maxLength: 32,
-      pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$',
-    }),
+    region: AwsRegion('AWS region of the cluster, e.g. eu-west-1.'),
     clusterId: Type.String({
       description: 'Id of the CloudHSM cluster, e.g. cluster-abc123.',
       pattern: '^cluster-[2-7a-zA-Z]{11,16}$|^cluster-[a-z0-9]+$',
       maxLength: 64,
     }),
-    endpoint: Type.Optional(
-      Type.String({
-        description: 'Override of the CloudHSM v2 API endpoint (a VPC endpoint, or a local test peer).',
-        maxLength: 2048,
-        pattern: '^https?://',
-      }),
-    ),
-    credentialsSecretRef: Type.Optional(
-      SecretKeySelector(
-        'Secret with AWS credentials (an AWS shared credentials file). Without it the default chain is used (IRSA, Pod Identity).',
-      ),
-    ),
+    endpoint: AwsEndpoint('Override of the CloudHSM v2 API endpoint (a VPC endpoint, or a local test peer).'),
+    credentialsSecretRef: AwsCredentialsSecretRef,
     pkcs11: Type.Object(
       {
-        modulePath: ModulePath,
+        modulePath: Type.String({
+          ...ModulePath,
+          description: 'Absolute path of the CloudHSM PKCS#11 library inside the operator container.',
+          default: '/opt/cloudhsm/lib/libcloudhsm_pkcs11.so',
+        }),
+        token: Type.Optional({
+          ...TokenSelector,
+          description:
+            'Which token to use: exactly one of label, serial or slotId. Default: the label hsm1, the one token the CloudHSM library (Client SDK 5) presents for a cluster.',
+        }),
         pinSecretRef: SecretKeySelector(
-          'Secret holding the crypto user login, in the form CU_NAME:password.',
+          'Secret holding the crypto user login, in the form user:password. It is never logged or copied.',
         ),
         maxSessions: Type.Integer({
           description: 'Largest number of concurrent PKCS#11 sessions.',
@@ -115,6 +123,26 @@ const AwsCloudHsmBackend = Type.Object(
 );
 
 export const AZURE_VAULT_TYPES = ['KeyVault', 'ManagedHSM'] as const;
+
+const AwsKmsBackend = Type.Object(
+  {
+    region: AwsRegion('AWS region the keys live in, e.g. eu-west-1.'),
+    endpoint: AwsEndpoint('Override of the KMS API endpoint (a VPC endpoint, or a local test peer).'),
+    credentialsSecretRef: AwsCredentialsSecretRef,
+    customKeyStoreId: Type.Optional(
+      Type.String({
+        description:
+          'A KMS custom key store (e.g. cks-1234567890abcdef0) to create keys in: keys in a CloudHSM cluster or an external key manager, used through KMS. Only AES_256 keys can live there.',
+        pattern: '^cks-[a-z0-9]+$',
+        maxLength: 64,
+      }),
+    ),
+  },
+  {
+    description:
+      'AWS KMS in one account and region: one KMS key per ManagedKey version, found again by its tags, the current version behind an alias.',
+  },
+);
 
 export const AzureKeyVaultBackend = Type.Object(
   {
@@ -212,6 +240,7 @@ export const KeyBackendSpec = Type.Object(
     }),
     pkcs11: Type.Optional(Pkcs11Backend),
     awsCloudHSM: Type.Optional(AwsCloudHsmBackend),
+    awsKMS: Type.Optional(AwsKmsBackend),
     azureKeyVault: Type.Optional(AzureKeyVaultBackend),
     gcpKMS: Type.Optional(GcpKmsBackend),
     healthCheckInterval: Duration({
@@ -225,8 +254,8 @@ export const KeyBackendSpec = Type.Object(
     description: 'Desired state of the KeyBackend.',
     rules: [
       {
-        rule: '[has(self.pkcs11), has(self.awsCloudHSM), has(self.azureKeyVault), has(self.gcpKMS)].filter(x, x).size() == 1',
-        message: 'exactly one backend must be set: pkcs11, awsCloudHSM, azureKeyVault or gcpKMS',
+        rule: '[has(self.pkcs11), has(self.awsCloudHSM), has(self.awsKMS), has(self.azureKeyVault), has(self.gcpKMS)].filter(x, x).size() == 1',
+        message: 'exactly one backend must be set: pkcs11, awsCloudHSM, awsKMS, azureKeyVault or gcpKMS',
       },
       {
         rule: "!has(self.gcpKMS) || self.gcpKMS.protectionLevel != 'HSM' || self.fipsLevel <= 3",
@@ -336,4 +365,6 @@ export type KeyBackendStatus = Static<typeof KeyBackendStatus>;
 export type Pkcs11Backend = Static<typeof Pkcs11Backend>;
 export type AzureKeyVaultBackend = Static<typeof AzureKeyVaultBackend>;
 export type GcpKmsBackend = Static<typeof GcpKmsBackend>;
+export type AwsCloudHsmBackend = Static<typeof AwsCloudHsmBackend>;
+export type AwsKmsBackend = Static<typeof AwsKmsBackend>;
 export type KeyBackendObject = ObjectOf<typeof KeyBackend>;

@@ -54,7 +54,7 @@ const invalid: { name: string; object: Manifest; message: string | RegExp }[] = 
           destroyScheduledDuration: '24h',
         }),
     ),
-    message: 'exactly one backend must be set: pkcs11, awsCloudHSM, azureKeyVault or gcpKMS',
+    message: 'exactly one backend must be set: pkcs11, awsCloudHSM, awsKMS, azureKeyVault or gcpKMS',
   },
   {
     name: 'a Cloud HSM KeyBackend claiming FIPS level 4',

@@ -6,6 +6,7 @@
 //
 // How each backend family maps onto it is in docs/backends.md.
 
+import type { ARCHIVAL_ENFORCEMENTS } from '../api/v1alpha1/keybackend.ts';
 import type { Algorithm, KeyUsage, SignatureDigest } from './algorithms.ts';
 import type { KeyIdentity } from './identity.ts';
 import type { PublicKeyInfo } from './public-key.ts';
@@ -18,7 +19,7 @@ import type { PublicKeyInfo } from './public-key.ts';
  * - `reference`: only Keyward's published reference moves on; the backend would still sign with the version if asked
  *   directly, so access to it must be limited by the backend's own IAM (GCP and AWS asymmetric keys).
  */
-export type ArchivalEnforcement = 'usages' | 'primary' | 'reference';
+export type ArchivalEnforcement = (typeof ARCHIVAL_ENFORCEMENTS)[number];
 
 export interface BackendCapabilities {
   /** Algorithms this backend can generate and use, as found on the backend (not assumed from its type). */

@@ -13,6 +13,7 @@ export const BACKEND_ERROR_CODES = [
   'PinIncorrect',
   'PinLocked',
   'PolicyViolation',
+  'TargetMismatch',
 ] as const;
 export type BackendErrorCode = (typeof BACKEND_ERROR_CODES)[number];
 
@@ -119,6 +120,16 @@ export class TokenNotFoundError extends MisconfiguredError {
 export class PolicyViolationError extends BackendError {
   constructor(message: string, options?: ErrorOptions) {
     super('PolicyViolation', 'never', message, options);
+  }
+}
+
+/**
+ * The version was recorded on another target (token, vault, key ring) than the one the KeyBackend reaches now: the
+ * KeyBackend was edited to point elsewhere, or a slot was renumbered onto another token.
+ */
+export class TargetMismatchError extends BackendError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('TargetMismatch', 'afterChange', message, options);
   }
 }
 

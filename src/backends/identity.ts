@@ -13,6 +13,16 @@ export interface KeyIdentity {
   readonly name: string;
   /** Key version, 1 and up. */
   readonly version: number;
+  /**
+   * The backend's own id of the version once status recorded it (ObservedVersion.versionId). Backends find the
+   * version by it, so an id the backend had to choose (a YubiHSM id that collided) is found again.
+   */
+  readonly versionId?: string;
+  /**
+   * The target (BackendTarget.id) status recorded the version on. No backend acts on a version recorded on another
+   * target: a KeyBackend edited to point at another token must not generate, change or destroy anything there.
+   */
+  readonly target?: string;
 }
 
 export function assertValidIdentity(identity: KeyIdentity): void {

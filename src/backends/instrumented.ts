@@ -4,6 +4,7 @@ import { Counter, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { KeyBackend } from './backend.ts';
 import { isBackendError } from './errors.ts';
+import { wrapBackend } from './wrap.ts';
 
 export class BackendMetrics {
   readonly #duration: Histogram<'backend_type' | 'operation' | 'outcome'>;
@@ -27,36 +28,18 @@ export class BackendMetrics {
 
   /** The same backend, with each operation measured. */
   instrument(backend: KeyBackend): KeyBackend {
-    const measured =
-      <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>) =>
-      async (...args: A): Promise<R> => {
-        const end = this.#duration.startTimer({ backend_type: backend.type, operation });
-        try {
-          const result = await call(...args);
-          end({ outcome: 'success' });
-          return result;
-        } catch (error) {
-          end({ outcome: 'error' });
-          const code = isBackendError(error) ? error.code : 'Unknown';
-          this.#errors.inc({ backend_type: backend.type, operation, code });
-          throw error;
-        }
-      };
-    return {
-      type: backend.type,
-      capabilities: () => backend.capabilities(),
-      health: measured('health', () => backend.health()),
-      observe: measured('observe', (identity) => backend.observe(identity)),
-      create: measured('create', (identity, spec) => backend.create(identity, spec)),
-      publicKey: measured('publicKey', (identity) => backend.publicKey(identity)),
-      sign: measured('sign', (identity, data, options) => backend.sign(identity, data, options)),
-      verify: measured('verify', (identity, data, signature, options) =>
-        backend.verify(identity, data, signature, options),
-      ),
-      setUsages: measured('setUsages', (identity, usages) => backend.setUsages(identity, usages)),
-      destroy: measured('destroy', (identity) => backend.destroy(identity)),
-      refresh: measured('refresh', () => backend.refresh()),
-      close: () => backend.close(),
-    };
+    return wrapBackend(backend, async (operation, args, call) => {
+      const end = this.#duration.startTimer({ backend_type: backend.type, operation });
+      try {
+        const result = await call(args);
+        end({ outcome: 'success' });
+        return result;
+      } catch (error) {
+        end({ outcome: 'error' });
+        const code = isBackendError(error) ? error.code : 'Unknown';
+        this.#errors.inc({ backend_type: backend.type, operation, code });
+        throw error;
+      }
+    });
   }
 }

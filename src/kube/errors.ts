@@ -59,3 +59,8 @@ export function isGone(err: unknown): boolean {
 export function isInvalid(err: unknown): boolean {
   return statusCode(err) === 422;
 }
+
+/** The request was refused by authorization (403): RBAC does not allow it. */
+export function isForbidden(err: unknown): boolean {
+  return statusCode(err) === 403;
+}

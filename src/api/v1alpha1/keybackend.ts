@@ -8,6 +8,7 @@ import type { ObjectOf } from '../resource.ts';
 export const PKCS11_VENDORS = ['softhsm2', 'luna', 'nshield', 'yubihsm2', 'cloudhsm', 'generic'] as const;
 export const GCP_PROTECTION_LEVELS = ['HSM', 'SOFTWARE', 'EXTERNAL'] as const;
 export const BACKEND_KINDS = ['pkcs11', 'awsCloudHSM', 'azureKeyVault', 'gcpKMS'] as const;
+export const ARCHIVAL_ENFORCEMENTS = ['usages', 'primary', 'reference'] as const;
 
 const ModulePath = Type.String({
   description: 'Absolute path of the PKCS#11 module (shared library) inside the operator container.',
@@ -205,6 +206,12 @@ export const KeyBackendStatus = Type.Object(
     info: Type.Optional(
       Type.Object(
         {
+          target: Type.Optional(
+            Type.String({
+              description:
+                'Identity of the token, vault or key ring keys live in; each key version records it and is never acted on elsewhere.',
+            }),
+          ),
           tokenLabel: Type.Optional(Type.String({ description: 'Label of the token or partition.' })),
           manufacturer: Type.Optional(Type.String({ description: 'Manufacturer reported by the backend.' })),
           model: Type.Optional(Type.String({ description: 'Model reported by the backend.' })),
@@ -224,13 +231,23 @@ export const KeyBackendStatus = Type.Object(
           algorithms: Type.Array(StringEnum(ALGORITHMS, { description: 'An algorithm.' }), {
             description: 'Algorithms keys can be generated with.',
           }),
-          nativeRotation: Type.Boolean({
-            description: 'Whether the backend rotates keys on its own schedule.',
+          nativeRotation: Type.Array(StringEnum(ALGORITHMS, { description: 'An algorithm.' }), {
+            description: 'Algorithms whose keys the backend rotates on its own schedule (empty: none).',
           }),
           versions: Type.Boolean({ description: 'Whether the backend keeps versions of one key natively.' }),
+          archival: StringEnum(ARCHIVAL_ENFORCEMENTS, {
+            description:
+              'How an archived version is kept from signing or encrypting anew: usages (the backend restricts the version to verify/decrypt/unwrap), primary (it stops being the primary version) or reference (only the published reference moves on; limit direct use with the backend\'s IAM).',
+          }),
           minDestroyDelay: Type.String({
             description:
               'Shortest delay the backend imposes between scheduling and performing a destruction.',
+          }),
+          maxDestroyDelay: Type.Optional(
+            Type.String({ description: 'Longest destruction delay the backend accepts, where it has one.' }),
+          ),
+          restorable: Type.Boolean({
+            description: 'Whether a version scheduled for destruction can be restored until its destroy time.',
           }),
         },
         { description: 'What the backend can do.' },

@@ -16,6 +16,7 @@ import {
 import type { CelRule } from '../schema.ts';
 import { ALGORITHMS, KEY_USAGES, usageRules } from '../algorithms.ts';
 import { defineResource } from '../resource.ts';
+import { ARCHIVAL_ENFORCEMENTS } from './keybackend.ts';
 import type { ObjectOf } from '../resource.ts';
 
 export const DELETION_POLICIES = ['Retain', 'Disable', 'Destroy'] as const;
@@ -29,7 +30,15 @@ export const KEY_PHASES = [
   'Destroyed',
   'Failed',
 ] as const;
-export const VERSION_STATES = ['Active', 'Archived', 'Disabled', 'PendingDestruction', 'Destroyed'] as const;
+/** In lifecycle order: a version only moves forward, except Disabled back to Archived when retention grows. */
+export const VERSION_STATES = [
+  'Generating',
+  'Active',
+  'Archived',
+  'Disabled',
+  'PendingDestruction',
+  'Destroyed',
+] as const;
 
 export const MAX_RETAIN_VERSIONS = 100;
 
@@ -230,11 +239,30 @@ export const ManagedKeySpec = Type.Object(
 const KeyVersion = Type.Object(
   {
     version: Type.Integer({ description: 'Version number, starting at 1.', minimum: 1 }),
-    state: StringEnum(VERSION_STATES, { description: 'State of this version.' }),
-    keyRef: Type.String({
+    state: StringEnum(VERSION_STATES, {
       description:
-        'Reference to the key in the backend: an RFC 7512 pkcs11: URI (never with a PIN) or a cloud resource name.',
+        'State of this version. Generating: marked in flight before the backend was asked to make it, so that a crash is resumed by finding it, never by making a second one.',
     }),
+    keyRef: Type.Optional(
+      Type.String({
+        description:
+          'Reference to the key in the backend: an RFC 7512 pkcs11: URI (never with a PIN) or a cloud resource name.',
+      }),
+    ),
+    backendVersion: Type.Optional(
+      Type.String({
+        description:
+          "The backend's own id of the version: the CKA_ID (hex) on PKCS#11, the version GUID on Azure, the CryptoKeyVersion on GCP, the key id on AWS.",
+        maxLength: 512,
+      }),
+    ),
+    target: Type.Optional(
+      Type.String({
+        description:
+          'The token, vault or key ring the version was made on (KeyBackend status.info.target). The version is never generated, changed or destroyed anywhere else.',
+        maxLength: 1024,
+      }),
+    ),
     fingerprint: Type.Optional(
       Type.String({
         description: 'SHA-256 of the SubjectPublicKeyInfo, as SHA256:<base64>. Absent for symmetric keys.',
@@ -292,6 +320,12 @@ export const ManagedKeyStatus = Type.Object(
       Type.Integer({ description: 'Rotation failures since the last success.', minimum: 0 }),
     ),
     destroyTime: Type.Optional(Timestamp('When a pending destruction will happen.')),
+    archival: Type.Optional(
+      StringEnum(ARCHIVAL_ENFORCEMENTS, {
+        description:
+          "How the backend keeps archived versions from signing or encrypting anew: usages (restricted to verify/decrypt/unwrap in the backend), primary (no longer the backend's primary version) or reference (only the published reference moved on).",
+      }),
+    ),
   },
   { description: 'Observed state of the ManagedKey.' },
 );
@@ -318,8 +352,9 @@ export const ManagedKey = defineResource({
       jsonPath: '.status.conditions[?(@.type=="Ready")].status',
     },
     {
+      // A string, not a date: kubectl shows a date column as an age, which for a future time reads "<invalid>".
       name: 'Next Rotation',
-      type: 'date',
+      type: 'string',
       description: 'Next rotation.',
       jsonPath: '.status.nextRotationTime',
     },

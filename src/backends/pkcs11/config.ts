@@ -16,8 +16,8 @@ export interface Pkcs11Config {
   readonly modulePath?: string;
   readonly vendor: Pkcs11Vendor;
   readonly token: TokenSelector;
-  /** The user PIN. Kept out of every message, log and inspectable field. */
-  readonly pin: string;
+  /** The user PIN, copied by the backend (the caller zeroes its own Buffer). Kept out of every message and log. */
+  readonly pin: Buffer;
   /** Upper bound on open sessions (default 4). */
   readonly maxSessions?: number;
 }
@@ -45,11 +45,10 @@ export function validatePkcs11Config(config: Pkcs11Config): void {
   if ('serial' in config.token && config.token.serial === '') {
     throw new MisconfiguredError('token.serial must not be empty');
   }
-  if (config.pin === '') {
-    throw new MisconfiguredError('the PIN is empty');
-  }
+  const problem = pinProblem(config.pin);
+  if (problem !== undefined) throw new MisconfiguredError(problem);
   const pinFormat = VENDOR_PROFILES[config.vendor].pinFormat;
-  if (pinFormat !== undefined && !pinFormat.pattern.test(config.pin)) {
+  if (pinFormat !== undefined && !pinFormat.pattern.test(config.pin.toString('utf8'))) {
     throw new MisconfiguredError(
       `the PIN does not have the form ${config.vendor} expects: ${pinFormat.description}`,
     );
@@ -58,4 +57,20 @@ export function validatePkcs11Config(config: Pkcs11Config): void {
   if (!Number.isSafeInteger(maxSessions) || maxSessions < 1 || maxSessions > MAX_SESSIONS_LIMIT) {
     throw new MisconfiguredError(`maxSessions must be an integer from 1 to ${MAX_SESSIONS_LIMIT}`);
   }
+}
+
+const WHITESPACE = new Set([0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20]);
+
+/**
+ * What is wrong with the PIN's shape, or undefined. Checked before any login: a PIN read from a Secret with a
+ * trailing newline (`echo` instead of `echo -n`) would otherwise spend one of the HSM's few PIN retries. Says where
+ * the problem is, never what the PIN holds.
+ */
+export function pinProblem(pin: Buffer): string | undefined {
+  if (pin.length === 0) return 'the PIN is empty';
+  if (WHITESPACE.has(pin[0] ?? 0) || WHITESPACE.has(pin[pin.length - 1] ?? 0)) {
+    return 'the PIN starts or ends with whitespace (a newline from `echo`?); store it without, e.g. with `echo -n` or `kubectl create secret --from-literal`';
+  }
+  if (pin.some((byte) => byte < 0x20 || byte === 0x7f)) return 'the PIN contains control characters';
+  return undefined;
 }

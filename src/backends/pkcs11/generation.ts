@@ -26,12 +26,13 @@ export type GenerationRequest =
 export function generationRequest(
   spec: KeySpec,
   oid: ObjectIdentity,
+  id: Buffer,
   profile: VendorProfile,
 ): GenerationRequest {
   const parameters = KEY_PARAMETERS[spec.algorithm];
   const mechanism = { mechanism: parameters.generate };
   const naming = (label: string): pkcs11js.Template => [
-    { type: pkcs11js.CKA_ID, value: oid.id },
+    { type: pkcs11js.CKA_ID, value: id },
     { type: pkcs11js.CKA_LABEL, value: label },
   ];
   if (parameters.kind === 'secret') {
@@ -76,10 +77,11 @@ export async function generate(
   pkcs11: pkcs11js.PKCS11,
   session: pkcs11js.Handle,
   request: GenerationRequest,
+  oid: ObjectIdentity,
 ): Promise<KeyObjects> {
   if (request.kind === 'secret') {
     const handle = await pkcs11.C_GenerateKeyAsync(session, request.mechanism, request.template);
-    return { primary: { cls: 'secret', handle }, public: undefined };
+    return { primary: { cls: 'secret', handle, label: oid.label }, public: undefined };
   }
   const pair = await pkcs11.C_GenerateKeyPairAsync(
     session,
@@ -88,16 +90,21 @@ export async function generate(
     request.privateTemplate,
   );
   return {
-    primary: { cls: 'private', handle: pair.privateKey },
-    public: { cls: 'public', handle: pair.publicKey },
+    primary: { cls: 'private', handle: pair.privateKey, label: oid.label },
+    public: { cls: 'public', handle: pair.publicKey, label: oid.publicLabel },
   };
 }
 
 /** How a freshly generated key, read back, differs from what was asked (empty when it does not). */
-export function generationProblems(state: KeyState, oid: ObjectIdentity, spec: KeySpec): string[] {
+export function generationProblems(
+  state: KeyState,
+  oid: ObjectIdentity,
+  id: Buffer,
+  spec: KeySpec,
+): string[] {
   const problems = [...state.problems];
   if (state.algorithm !== spec.algorithm) problems.push(`it is ${state.algorithm ?? 'unrecognizable'}`);
-  if (!state.id.equals(oid.id)) problems.push('CKA_ID differs');
+  if (!state.id.equals(id)) problems.push('CKA_ID differs');
   if (state.label !== oid.label) problems.push('CKA_LABEL differs');
   if (!sameUsages(state.usages, spec.usages)) problems.push(`its usages are [${state.usages.join(', ')}]`);
   return problems;

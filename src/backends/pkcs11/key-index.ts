@@ -19,6 +19,8 @@ import { isPkcs11Error } from './errors.ts';
 export interface IndexedObject {
   readonly cls: ObjectClass;
   readonly handle: pkcs11js.Handle;
+  /** CKA_LABEL as read when the object was found. */
+  readonly label: string;
 }
 
 const FIND_BATCH = 256;
@@ -54,9 +56,10 @@ export function findObjectsById(
     { type: pkcs11js.CKA_ID, value: id },
   ]);
   return handles.flatMap((handle) => {
-    const attributes = readAttributes(pkcs11, session, handle, [pkcs11js.CKA_CLASS]);
+    const attributes = readAttributes(pkcs11, session, handle, [pkcs11js.CKA_CLASS, pkcs11js.CKA_LABEL]);
     const cls = objectClassOf(ulongAttribute(attributes, pkcs11js.CKA_CLASS) ?? -1);
-    return cls === undefined ? [] : [{ cls, handle }];
+    const label = bufferAttribute(attributes, pkcs11js.CKA_LABEL).toString('utf8');
+    return cls === undefined ? [] : [{ cls, handle, label }];
   });
 }
 
@@ -88,6 +91,11 @@ export class KeyIndex {
     return this.#objects.size;
   }
 
+  /** Every indexed CKA_ID (hex) with its objects, for finding a key's versions by label. */
+  entries(): IterableIterator<[string, readonly IndexedObject[]]> {
+    return this.#objects.entries();
+  }
+
   /** Enumerates every key object on the token once and reads its CKA_ID. */
   async rebuild(pkcs11: pkcs11js.PKCS11, session: pkcs11js.Handle): Promise<void> {
     const startedAt = performance.now();
@@ -101,12 +109,12 @@ export class KeyIndex {
         ]).map((handle) => ({ cls, handle })),
       );
       const objects = new Map<string, IndexedObject[]>();
-      for (const [i, object] of found.entries()) {
+      for (const [i, { cls, handle }] of found.entries()) {
         if (i > 0 && i % READS_PER_TURN === 0) await yieldToEventLoop();
-        const id = readId(pkcs11, session, object.handle);
-        if (id === undefined || id.length === 0) continue;
-        const key = id.toString('hex');
-        objects.set(key, [...(objects.get(key) ?? []), object]);
+        const naming = readNaming(pkcs11, session, handle);
+        if (naming === undefined || naming.id.length === 0) continue;
+        const key = naming.id.toString('hex');
+        objects.set(key, [...(objects.get(key) ?? []), { cls, handle, label: naming.label }]);
       }
       for (const [key, entry] of written) {
         if (entry.length === 0) objects.delete(key);
@@ -120,14 +128,18 @@ export class KeyIndex {
   }
 }
 
-/** CKA_ID of an object, or undefined when it was destroyed since it was found. */
-function readId(
+/** CKA_ID and CKA_LABEL of an object, or undefined when it was destroyed since it was found. */
+function readNaming(
   pkcs11: pkcs11js.PKCS11,
   session: pkcs11js.Handle,
   handle: pkcs11js.Handle,
-): Buffer | undefined {
+): { id: Buffer; label: string } | undefined {
   try {
-    return bufferAttribute(readAttributes(pkcs11, session, handle, [pkcs11js.CKA_ID]), pkcs11js.CKA_ID);
+    const attributes = readAttributes(pkcs11, session, handle, [pkcs11js.CKA_ID, pkcs11js.CKA_LABEL]);
+    return {
+      id: bufferAttribute(attributes, pkcs11js.CKA_ID),
+      label: bufferAttribute(attributes, pkcs11js.CKA_LABEL).toString('utf8'),
+    };
   } catch (error) {
     if (isPkcs11Error(error, pkcs11js.CKR_OBJECT_HANDLE_INVALID)) return undefined;
     throw error;

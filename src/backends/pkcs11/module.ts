@@ -5,7 +5,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, realpathSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
-import { MisconfiguredError, ModuleNotFoundError, PinIncorrectError } from '../errors.ts';
+import { MisconfiguredError, ModuleNotFoundError } from '../errors.ts';
 import { isPkcs11Error, toBackendError } from './errors.ts';
 
 interface TokenLogin {
@@ -24,7 +24,7 @@ const modules = new Map<string, SharedModule>();
 // Lets the process compare PINs without keeping them: digests are worthless outside this process.
 const pinDigestKey = randomBytes(32);
 
-function pinDigest(pin: string): Buffer {
+function pinDigest(pin: Buffer): Buffer {
   return createHmac('sha256', pinDigestKey).update(pin).digest();
 }
 
@@ -41,22 +41,31 @@ export class ModuleLease {
   }
 
   /**
-   * Logs the user in through `session`. The token may already be logged in by another backend of this process
-   * (CKR_USER_ALREADY_LOGGED_IN); that only counts as success when it was logged in with the same PIN, so a wrong
-   * PIN never rides on someone else's login.
+   * Logs the user in through `session`. Login state belongs to the process and token, so the token may already be
+   * logged in (CKR_USER_ALREADY_LOGGED_IN), by another backend of this process or by the backend this one replaces
+   * after a PIN rotation. That only counts as success when it was the same PIN; with another PIN the old login is
+   * ended and this PIN is tried, so a new PIN is proven by the token itself and a wrong one never rides on an old
+   * login.
    */
-  login(session: pkcs11js.Handle, tokenKey: string, pin: string): void {
+  login(session: pkcs11js.Handle, tokenKey: string, pin: Buffer): void {
     const digest = pinDigest(pin);
     const current = this.#shared.logins.get(tokenKey);
+    const logIn = (): void => {
+      this.pkcs11.C_Login(session, pkcs11js.CKU_USER, pin.toString('utf8'));
+    };
     try {
-      this.pkcs11.C_Login(session, pkcs11js.CKU_USER, pin);
+      logIn();
     } catch (error) {
       if (!isPkcs11Error(error, pkcs11js.CKR_USER_ALREADY_LOGGED_IN))
         throw toBackendError(error, 'log in to the token');
-      if (current !== undefined && !timingSafeEqual(current.pinDigest, digest)) {
-        throw new PinIncorrectError(
-          'log in to the token: another backend in this process is logged in to it with a different PIN',
-        );
+      if (current === undefined || !timingSafeEqual(current.pinDigest, digest)) {
+        try {
+          this.pkcs11.C_Logout(session);
+          logIn();
+        } catch (retryError) {
+          this.#shared.logins.delete(tokenKey);
+          throw toBackendError(retryError, 'log in to the token with the new PIN');
+        }
       }
     }
     if (current === undefined || !timingSafeEqual(current.pinDigest, digest)) {

@@ -1,11 +1,15 @@
 // The CKA_ID and CKA_LABEL a key version gets in a token, derived from its KeyIdentity (see ../identity.ts).
 
-import { type KeyIdentity, identityDigest, identityLabel } from '../identity.ts';
+import { type KeyIdentity, identityDigest } from '../identity.ts';
 import type { VendorProfile } from './vendors.ts';
 
 export interface ObjectIdentity {
-  /** CKA_ID of every object of the key version: the identity the backend finds and adopts keys by. */
-  readonly id: Buffer;
+  /**
+   * CKA_IDs the version may have, the preferred first: the recorded one once status has it, otherwise every id the
+   * derivation allows. Tokens with long ids have one; YubiHSM's 16-bit ids can collide with another key's, so a
+   * version takes the next 16 bits of its digest instead (at most MAX_CANDIDATES), and status records which.
+   */
+  readonly ids: readonly Buffer[];
   /** CKA_LABEL of the private or secret key. */
   readonly label: string;
   /** CKA_LABEL of the public key (differs only where the token wants unique labels). */
@@ -13,20 +17,39 @@ export interface ObjectIdentity {
 }
 
 const PUBLIC_SUFFIX = '/pub';
+const MAX_CANDIDATES = 8;
 
 export function objectIdentity(identity: KeyIdentity, profile: VendorProfile): ObjectIdentity {
   const digest = identityDigest(identity);
   const suffix = profile.uniqueLabels ? PUBLIC_SUFFIX : '';
-  const label = shorten(identityLabel(identity), profile.maxLabelLength - suffix.length, digest);
-  return { id: digest.subarray(0, profile.idLength), label, publicLabel: label + suffix };
+  const label = versionLabel(identity, profile.maxLabelLength - suffix.length, digest);
+  const ids =
+    identity.versionId !== undefined
+      ? [Buffer.from(identity.versionId, 'hex')]
+      : derivedIds(digest, profile.idLength);
+  return { ids, label, publicLabel: label + suffix };
+}
+
+function derivedIds(digest: Buffer, idLength: number): Buffer[] {
+  const count = Math.min(MAX_CANDIDATES, Math.floor(digest.length / idLength));
+  return Array.from({ length: count }, (_, i) => digest.subarray(i * idLength, (i + 1) * idLength));
+}
+
+/** The version number a Keyward label ends with (`.../v<N>`), for finding a key's versions by label. */
+export function versionOfLabel(label: string): number | undefined {
+  const match = /\/v([1-9][0-9]{0,14})$/.exec(label);
+  return match?.[1] === undefined ? undefined : Number(match[1]);
 }
 
 /**
- * Keeps labels within the token's limit; a digest tail keeps shortened labels distinct. Kubernetes namespaces and
- * names are ASCII, so characters are bytes.
+ * `<namespace>/<name>/v<version>` within the token's limit: a long namespace/name is cut and given a digest tail that
+ * keeps shortened labels distinct, and the version always stays at the end. Kubernetes names are ASCII, so
+ * characters are bytes.
  */
-function shorten(label: string, maxLength: number, digest: Buffer): string {
-  if (label.length <= maxLength) return label;
+function versionLabel(identity: KeyIdentity, maxLength: number, digest: Buffer): string {
+  const owner = `${identity.namespace}/${identity.name}`;
+  const version = `/v${identity.version}`;
+  if (owner.length + version.length <= maxLength) return owner + version;
   const tail = `~${digest.subarray(0, 4).toString('hex')}`;
-  return label.slice(0, maxLength - tail.length) + tail;
+  return owner.slice(0, maxLength - version.length - tail.length) + tail + version;
 }

@@ -2,17 +2,22 @@
 
 import { existsSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
-import { type Algorithm, type KeyUsage, disallowedUsages, isAsymmetric } from '../algorithms.ts';
+import { type Algorithm, type KeyUsage, isAsymmetric } from '../algorithms.ts';
 import type {
   BackendCapabilities,
   BackendHealth,
   BackendInfo,
+  BackendTarget,
+  CallOptions,
   CreateResult,
+  DestroyResult,
   KeyBackend,
   KeySpec,
-  ObservedKey,
+  ObservedVersion,
+  SignInput,
   SignOptions,
 } from '../backend.ts';
+import { assertKeySpec, assertSignInput, assertUsagesAllowed } from '../checks.ts';
 import {
   AlreadyExistsError,
   ModuleNotFoundError,
@@ -20,12 +25,13 @@ import {
   PermissionDeniedError,
   PinLockedError,
   PolicyViolationError,
+  RetryableError,
   TokenNotFoundError,
   UnsupportedError,
 } from '../errors.ts';
 import { type KeyIdentity, assertValidIdentity } from '../identity.ts';
 import { type PublicKeyInfo, publicKeyInfo } from '../public-key.ts';
-import { bufferAttribute, readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
+import { readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
 import {
   DEFAULT_MAX_SESSIONS,
   type Pkcs11Config,
@@ -39,7 +45,8 @@ import { type IndexedObject, KeyIndex, findObjectsById } from './key-index.ts';
 import { type KeyObjects, type KeyState, groupKeyObjects, inspectKey, sameUsages } from './key-objects.ts';
 import { KEY_PARAMETERS, supportedAlgorithms } from './key-types.ts';
 import { type ModuleLease, openModule } from './module.ts';
-import { type ObjectIdentity, objectIdentity } from './object-identity.ts';
+import { type ObjectIdentity, objectIdentity, versionOfLabel } from './object-identity.ts';
+import { pairProblem } from './proof.ts';
 import { SessionPool } from './session-pool.ts';
 import { SIGNATURE_BUFFER_LENGTH, signatureScheme } from './signing.ts';
 import { publicKeyTypes, spkiFromAttributes } from './spki.ts';
@@ -49,9 +56,6 @@ import { VENDOR_PROFILES, type VendorProfile } from './vendors.ts';
 
 /** The lock key of operations that the vendor profile makes one-at-a-time per token. */
 const TOKEN_WIDE = Buffer.from('token-wide');
-
-/** A lookup that misses re-enumerates the token when the index is older than this (the key may be new). */
-const REFRESH_ON_MISS_AFTER_MS = 10_000;
 
 function defaultModulePath(vendor: Pkcs11Vendor): string {
   const candidates = VENDOR_PROFILES[vendor].defaultModulePaths;
@@ -77,8 +81,15 @@ function isStaleHandle(error: unknown): boolean {
   );
 }
 
+/** A version's objects on the token and the CKA_ID they carry. */
+interface Located {
+  readonly id: Buffer;
+  readonly objects: KeyObjects | undefined;
+}
+
 export class Pkcs11Backend implements KeyBackend {
   readonly type = 'pkcs11';
+  readonly target: BackendTarget;
   readonly #lease: ModuleLease;
   readonly #pkcs11: pkcs11js.PKCS11;
   readonly #pool: SessionPool;
@@ -87,6 +98,7 @@ export class Pkcs11Backend implements KeyBackend {
   readonly #mechanisms: ReadonlySet<number>;
   readonly #index = new KeyIndex();
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #pin: Buffer;
   #refreshing: Promise<void> | undefined;
   #closed = false;
 
@@ -96,13 +108,16 @@ export class Pkcs11Backend implements KeyBackend {
     token: FoundToken,
     profile: VendorProfile,
     mechanisms: ReadonlySet<number>,
+    pin: Buffer,
   ) {
+    this.#pin = pin;
     this.#lease = lease;
     this.#pkcs11 = lease.pkcs11;
     this.#pool = pool;
     this.#token = token;
     this.#profile = profile;
     this.#mechanisms = mechanisms;
+    this.target = tokenTarget(token.info);
   }
 
   /**
@@ -127,7 +142,9 @@ export class Pkcs11Backend implements KeyBackend {
         throw toBackendError(error, 'list the mechanisms of the token');
       }
       const tokenKey = `${slotNumber(token.slot)}/${token.info.serial}`;
-      const { pin } = config;
+      // The pool logs in again whenever the token forgets the login, so the backend keeps a copy of the PIN, which
+      // close() zeroes.
+      const pin = Buffer.from(config.pin);
       const pool = new SessionPool(
         lease.pkcs11,
         token.slot,
@@ -139,7 +156,7 @@ export class Pkcs11Backend implements KeyBackend {
           lease.endLogin(tokenKey);
         },
       );
-      backend = new Pkcs11Backend(lease, pool, token, VENDOR_PROFILES[config.vendor], mechanisms);
+      backend = new Pkcs11Backend(lease, pool, token, VENDOR_PROFILES[config.vendor], mechanisms, pin);
       // Opens the first session: the login happens here, so a wrong PIN fails the connect.
       await backend.refresh();
       return backend;
@@ -153,9 +170,12 @@ export class Pkcs11Backend implements KeyBackend {
   capabilities(): BackendCapabilities {
     return {
       algorithms: supportedAlgorithms(this.#mechanisms),
-      nativeRotation: false,
+      nativeRotation: [],
       versions: false,
+      archival: 'usages',
       minDestroyDelaySeconds: 0,
+      restorable: false,
+      lookupBy: 'attributes',
     };
   }
 
@@ -164,179 +184,228 @@ export class Pkcs11Backend implements KeyBackend {
     return this.#token.info;
   }
 
-  async health(): Promise<BackendHealth> {
-    return this.#pool.use('check the token', (session) => {
-      const raw = this.#pkcs11.C_GetTokenInfo(this.#token.slot);
-      const info = tokenInfo(raw);
-      if (info.serial !== this.#token.info.serial || info.tokenLabel !== this.#token.info.tokenLabel) {
-        throw new TokenNotFoundError(
-          `the slot now holds token "${info.tokenLabel}" (serial ${info.serial}), not "${this.#token.info.tokenLabel}"`,
-        );
-      }
-      const { state } = this.#pkcs11.C_GetSessionInfo(session);
-      if (state !== CKS_RO_USER_FUNCTIONS && state !== CKS_RW_USER_FUNCTIONS) {
-        // Handled like the token reporting it: the pool drops the session and logs in again on the next one.
-        throw new pkcs11js.Pkcs11Error(
-          'CKR_USER_NOT_LOGGED_IN',
-          pkcs11js.CKR_USER_NOT_LOGGED_IN,
-          'C_GetSessionInfo',
-        );
-      }
-      const warnings = PIN_WARNINGS.flatMap(([flag, warning]) => ((raw.flags & flag) !== 0 ? [warning] : []));
-      return { info, warnings };
-    });
-  }
-
-  async observe(identity: KeyIdentity): Promise<ObservedKey | undefined> {
-    return this.#withKey(identity, 'observe', (session, key, oid) =>
-      key === undefined ? undefined : this.#observed(this.#ownState(session, key, oid), key),
-    );
-  }
-
-  async create(identity: KeyIdentity, spec: KeySpec): Promise<CreateResult> {
-    assertValidIdentity(identity);
-    this.#checkSpec(spec);
-    const oid = objectIdentity(identity, this.#profile);
-    const exclusive = <T>(fn: () => Promise<T>): Promise<T> =>
-      this.#profile.serialGeneration ? this.#exclusive(TOKEN_WIDE, fn) : this.#exclusive(oid.id, fn);
-    return exclusive(() =>
-      this.#pool.use(`create ${oid.label}`, async (session): Promise<CreateResult> => {
-        // Searched on the token, not the index: this is what stops a second key being generated.
-        const found = findObjectsById(this.#pkcs11, session, oid.id);
-        this.#index.put(oid.id, found);
-        const existing = groupKeyObjects(found, oid.label);
-        if (existing !== undefined) {
-          return { outcome: 'adopted', key: this.#adopt(session, existing, oid, spec) };
+  async health(options?: CallOptions): Promise<BackendHealth> {
+    return this.#pool.use(
+      'check the token',
+      (session) => {
+        const raw = this.#pkcs11.C_GetTokenInfo(this.#token.slot);
+        const info = tokenInfo(raw);
+        if (info.serial !== this.#token.info.serial || info.tokenLabel !== this.#token.info.tokenLabel) {
+          throw new TokenNotFoundError(
+            `the slot now holds token "${info.tokenLabel}" (serial ${info.serial}), not "${this.#token.info.tokenLabel}"`,
+          );
         }
-        // Only public halves can be left without a key (a destroy interrupted halfway); they hold nothing secret.
-        this.#assertOwnLabels(session, found, oid);
-        for (const stray of found) this.#pkcs11.C_DestroyObject(session, stray.handle);
-        this.#index.put(oid.id, []);
-        const generated = await generate(this.#pkcs11, session, generationRequest(spec, oid, this.#profile));
-        this.#index.put(
-          oid.id,
-          generated.public === undefined ? [generated.primary] : [generated.primary, generated.public],
-        );
-        return { outcome: 'created', key: this.#verifyGenerated(session, generated, oid, spec) };
-      }),
+        const { state } = this.#pkcs11.C_GetSessionInfo(session);
+        if (state !== CKS_RO_USER_FUNCTIONS && state !== CKS_RW_USER_FUNCTIONS) {
+          // Handled like the token reporting it: the pool drops the session and logs in again on the next one.
+          throw new pkcs11js.Pkcs11Error(
+            'CKR_USER_NOT_LOGGED_IN',
+            pkcs11js.CKR_USER_NOT_LOGGED_IN,
+            'C_GetSessionInfo',
+          );
+        }
+        const warnings = PIN_WARNINGS.flatMap(([flag, warning]) => ((raw.flags & flag) !== 0 ? [warning] : []));
+        return { info, warnings };
+      },
+      options?.signal,
     );
   }
 
-  async publicKey(identity: KeyIdentity): Promise<PublicKeyInfo> {
-    return this.#withKey(identity, 'read the public key of', (session, key, oid) => {
-      const objects = this.#require(key, oid);
-      const parameters = KEY_PARAMETERS[this.#ownState(session, objects, oid).algorithm];
-      if (parameters.kind === 'secret') {
-        throw new UnsupportedError(`${oid.label} is a secret key without a public key`);
-      }
-      const publicObject = objects.public;
-      if (publicObject === undefined) {
-        throw new NotFoundError(`the public key object of ${oid.label} is missing`);
-      }
-      const attributes = readAttributes(
-        this.#pkcs11,
-        session,
-        publicObject.handle,
-        publicKeyTypes(parameters),
-      );
-      return publicKeyInfo(spkiFromAttributes(parameters, attributes));
-    });
+  async observe(identity: KeyIdentity, options?: CallOptions): Promise<ObservedVersion | undefined> {
+    return this.#withKey(
+      identity,
+      'observe',
+      (session, { id, objects }, oid) =>
+        objects === undefined ? undefined : this.#observed(this.#ownState(session, objects, oid), objects, id),
+      options,
+    );
   }
 
-  async sign(identity: KeyIdentity, data: Buffer, options?: SignOptions): Promise<Buffer> {
-    return this.#withKey(identity, 'sign with', async (session, key, oid) => {
-      const objects = this.#require(key, oid);
-      const scheme = signatureScheme(
-        this.#ownState(session, objects, oid).algorithm,
-        this.#mechanisms,
-        options,
-      );
-      this.#pkcs11.C_SignInit(session, scheme.mechanism, objects.primary.handle);
-      return this.#pkcs11.C_SignAsync(session, scheme.input(data), Buffer.alloc(SIGNATURE_BUFFER_LENGTH));
-    });
+  async versions(identity: KeyIdentity, options?: CallOptions): Promise<ObservedVersion[]> {
+    assertValidIdentity(identity);
+    // Candidates by label, confirmed by CKA_ID: a label anyone can write, the id is derived from the uid.
+    const found: { version: number; id: string }[] = [];
+    for (const [id, objects] of this.#index.entries()) {
+      const version = objects.map((o) => versionOfLabel(o.label)).find((v) => v !== undefined);
+      if (version === undefined) continue;
+      const { ids } = objectIdentity({ ...identity, version, versionId: undefined }, this.#profile);
+      if (ids.some((candidate) => candidate.toString('hex') === id)) found.push({ version, id });
+    }
+    found.sort((a, b) => b.version - a.version);
+    const observed: ObservedVersion[] = [];
+    for (const { version, id } of found) {
+      const version_ = await this.observe({ ...identity, version, versionId: id }, options);
+      if (version_) observed.push(version_);
+    }
+    return observed;
+  }
+
+  async create(identity: KeyIdentity, spec: KeySpec, options?: CallOptions): Promise<CreateResult> {
+    assertValidIdentity(identity);
+    assertKeySpec(spec, this.capabilities(), `token "${this.#token.info.tokenLabel}"`);
+    const oid = objectIdentity(identity, this.#profile);
+    const lockKey = this.#profile.serialGeneration ? TOKEN_WIDE : (oid.ids[0] ?? TOKEN_WIDE);
+    return this.#exclusive(lockKey, () =>
+      this.#pool.use(
+        `create ${oid.label}`,
+        async (session): Promise<CreateResult> => {
+          // Searched on the token, not the index: this is what stops a second key being generated.
+          const free = [];
+          for (const id of oid.ids) {
+            const found = findObjectsById(this.#pkcs11, session, id);
+            this.#index.put(id, found);
+            if (!found.every((o) => o.label === oid.label || o.label === oid.publicLabel)) continue; // another key's id
+            const existing = groupKeyObjects(found, oid.label);
+            if (existing !== undefined) {
+              return { outcome: 'adopted', version: await this.#adopt(session, existing, oid, id, spec) };
+            }
+            free.push({ id, found });
+          }
+          const [slot] = free;
+          if (slot === undefined) {
+            throw new AlreadyExistsError(`every id ${oid.label} may have is taken by other keys on the token`);
+          }
+          // Only public halves can be left without a key (a destroy interrupted halfway); they hold nothing secret.
+          for (const stray of slot.found) this.#pkcs11.C_DestroyObject(session, stray.handle);
+          this.#index.put(slot.id, []);
+          const request = generationRequest(spec, oid, slot.id, this.#profile);
+          const generated = await generate(this.#pkcs11, session, request, oid);
+          const version = await this.#verifyGenerated(session, generated, oid, slot.id, spec);
+          this.#yieldToConcurrentWriter(session, generated, oid, slot.id);
+          return { outcome: 'created', version };
+        },
+        options?.signal,
+      ),
+    );
+  }
+
+  async publicKey(identity: KeyIdentity, options?: CallOptions): Promise<PublicKeyInfo> {
+    return this.#withKey(
+      identity,
+      'read the public key of',
+      (session, { objects }, oid) => {
+        const key = this.#require(objects, oid);
+        return publicKeyInfo(this.#spki(session, key, this.#ownState(session, key, oid).algorithm, oid));
+      },
+      options,
+    );
+  }
+
+  async sign(
+    identity: KeyIdentity,
+    input: SignInput,
+    options?: SignOptions & CallOptions,
+  ): Promise<Buffer> {
+    return this.#withKey(
+      identity,
+      'sign with',
+      async (session, { objects }, oid) => {
+        const key = this.#require(objects, oid);
+        const { algorithm } = this.#ownState(session, key, oid);
+        assertSignInput(algorithm, input);
+        const scheme = signatureScheme(algorithm, this.#mechanisms, input, options);
+        this.#pkcs11.C_SignInit(session, scheme.mechanism, key.primary.handle);
+        return scheme.encode(
+          await this.#pkcs11.C_SignAsync(session, scheme.data, Buffer.alloc(SIGNATURE_BUFFER_LENGTH)),
+        );
+      },
+      options,
+    );
   }
 
   async verify(
     identity: KeyIdentity,
-    data: Buffer,
+    input: SignInput,
     signature: Buffer,
-    options?: SignOptions,
+    options?: SignOptions & CallOptions,
   ): Promise<boolean> {
-    return this.#withKey(identity, 'verify with', async (session, key, oid) => {
-      const objects = this.#require(key, oid);
-      const state = this.#ownState(session, objects, oid);
-      const scheme = signatureScheme(state.algorithm, this.#mechanisms, options);
-      const verifier = isAsymmetric(state.algorithm) ? objects.public : objects.primary;
-      if (verifier === undefined) throw new NotFoundError(`the public key object of ${oid.label} is missing`);
-      this.#pkcs11.C_VerifyInit(session, scheme.mechanism, verifier.handle);
-      try {
-        return await this.#pkcs11.C_VerifyAsync(session, scheme.input(data), signature);
-      } catch (error) {
-        if (isPkcs11Error(error, pkcs11js.CKR_SIGNATURE_INVALID)) return false;
-        if (isPkcs11Error(error, pkcs11js.CKR_SIGNATURE_LEN_RANGE)) return false;
-        throw error;
-      }
-    });
-  }
-
-  async setUsages(identity: KeyIdentity, usages: readonly KeyUsage[]): Promise<void> {
-    assertValidIdentity(identity);
-    const { id } = objectIdentity(identity, this.#profile);
-    await this.#exclusive(id, () =>
-      this.#withKey(identity, 'set the usages of', (session, key, oid) => {
-        const objects = this.#require(key, oid);
-        const state = this.#ownState(session, objects, oid);
-        const disallowed = disallowedUsages(state.algorithm, usages);
-        if (disallowed.length > 0) {
-          throw new UnsupportedError(
-            `${state.algorithm} keys cannot ${disallowed.join(', ')} (${oid.label})`,
-          );
+    return this.#withKey(
+      identity,
+      'verify with',
+      async (session, { objects }, oid) => {
+        const key = this.#require(objects, oid);
+        const { algorithm } = this.#ownState(session, key, oid);
+        assertSignInput(algorithm, input);
+        const scheme = signatureScheme(algorithm, this.#mechanisms, input, options);
+        const verifier = isAsymmetric(algorithm) ? key.public : key.primary;
+        if (verifier === undefined) throw new NotFoundError(`the public key object of ${oid.label} is missing`);
+        const decoded = scheme.decode(signature);
+        if (decoded === undefined) return false;
+        this.#pkcs11.C_VerifyInit(session, scheme.mechanism, verifier.handle);
+        try {
+          return await this.#pkcs11.C_VerifyAsync(session, scheme.data, decoded);
+        } catch (error) {
+          if (isPkcs11Error(error, pkcs11js.CKR_SIGNATURE_INVALID)) return false;
+          if (isPkcs11Error(error, pkcs11js.CKR_SIGNATURE_LEN_RANGE)) return false;
+          throw error;
         }
-        this.#pkcs11.C_SetAttributeValue(
-          session,
-          objects.primary.handle,
-          useFlagTemplate(objects.primary.cls, usages),
-        );
-        if (objects.public !== undefined) {
-          this.#pkcs11.C_SetAttributeValue(session, objects.public.handle, useFlagTemplate('public', usages));
-        }
-        // Read back: a token that silently keeps a flag must not pass for a disabled key.
-        const settable = [objects.primary, objects.public].flatMap((object) =>
-          object ? usagesOfClass(object.cls) : [],
-        );
-        const expected = usages.filter((usage) => settable.includes(usage));
-        const actual = inspectKey(this.#pkcs11, session, objects).usages;
-        if (!sameUsages(actual, expected)) {
-          throw new PermissionDeniedError(
-            `the token kept the usages of ${oid.label} at [${actual.join(', ')}] instead of [${expected.join(', ')}]`,
-          );
-        }
-      }),
+      },
+      options,
     );
   }
 
-  async destroy(identity: KeyIdentity): Promise<'destroyed' | 'absent'> {
+  async setUsages(identity: KeyIdentity, usages: readonly KeyUsage[], options?: CallOptions): Promise<void> {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
-    return this.#exclusive(oid.id, () =>
-      this.#pool.use(`destroy ${oid.label}`, (session) => {
-        const found = findObjectsById(this.#pkcs11, session, oid.id);
-        this.#assertOwnLabels(session, found, oid);
-        // Private and secret keys first: an interruption leaves at most a public key, which create cleans up.
-        const ordered = [
-          ...found.filter((o) => o.cls !== 'public'),
-          ...found.filter((o) => o.cls === 'public'),
-        ];
-        for (const object of ordered) this.#pkcs11.C_DestroyObject(session, object.handle);
-        this.#index.put(oid.id, []);
-        return found.length > 0 ? 'destroyed' : 'absent';
-      }),
+    await this.#exclusive(oid.ids[0] ?? TOKEN_WIDE, () =>
+      this.#withKey(
+        identity,
+        'set the usages of',
+        (session, { objects }) => {
+          const key = this.#require(objects, oid);
+          const state = this.#ownState(session, key, oid);
+          assertUsagesAllowed(state.algorithm, usages);
+          this.#pkcs11.C_SetAttributeValue(session, key.primary.handle, useFlagTemplate(key.primary.cls, usages));
+          if (key.public !== undefined) {
+            this.#pkcs11.C_SetAttributeValue(session, key.public.handle, useFlagTemplate('public', usages));
+          }
+          // Read back: a token that silently keeps a flag must not pass for a disabled key.
+          const settable = [key.primary, key.public].flatMap((object) => (object ? usagesOfClass(object.cls) : []));
+          const expected = usages.filter((usage) => settable.includes(usage));
+          const actual = inspectKey(this.#pkcs11, session, key).usages;
+          if (!sameUsages(actual, expected)) {
+            throw new PermissionDeniedError(
+              `the token kept the usages of ${oid.label} at [${actual.join(', ')}] instead of [${expected.join(', ')}]`,
+            );
+          }
+        },
+        options,
+      ),
     );
   }
 
-  async refresh(): Promise<void> {
+  async destroy(identity: KeyIdentity, request?: CallOptions): Promise<DestroyResult> {
+    assertValidIdentity(identity);
+    const oid = objectIdentity(identity, this.#profile);
+    return this.#exclusive(oid.ids[0] ?? TOKEN_WIDE, () =>
+      this.#pool.use(
+        `destroy ${oid.label}`,
+        (session): DestroyResult => {
+          let destroyed = false;
+          for (const id of oid.ids) {
+            const found = findObjectsById(this.#pkcs11, session, id);
+            // With short ids (YubiHSM) another key could share an id: only objects with our labels are ours.
+            const ours = found.filter((o) => o.label === oid.label || o.label === oid.publicLabel);
+            // Private and secret keys first: an interruption leaves at most a public key, which create cleans up.
+            const ordered = [...ours.filter((o) => o.cls !== 'public'), ...ours.filter((o) => o.cls === 'public')];
+            for (const object of ordered) this.#pkcs11.C_DestroyObject(session, object.handle);
+            this.#index.put(id, found.filter((o) => !ours.includes(o)));
+            destroyed ||= ours.length > 0;
+          }
+          return { outcome: destroyed ? 'destroyed' : 'absent' };
+        },
+        request?.signal,
+      ),
+    );
+  }
+
+  async refresh(options?: CallOptions): Promise<void> {
     this.#refreshing ??= this.#pool
-      .use('enumerate the keys on the token', (session) => this.#index.rebuild(this.#pkcs11, session))
+      .use(
+        'enumerate the keys on the token',
+        (session) => this.#index.rebuild(this.#pkcs11, session),
+        options?.signal,
+      )
       .finally(() => {
         this.#refreshing = undefined;
       });
@@ -347,18 +416,8 @@ export class Pkcs11Backend implements KeyBackend {
     if (this.#closed) return;
     this.#closed = true;
     await this.#pool.close();
+    this.#pin.fill(0);
     this.#lease.release();
-  }
-
-  #checkSpec(spec: KeySpec): void {
-    if (!this.capabilities().algorithms.includes(spec.algorithm)) {
-      throw new UnsupportedError(`token "${this.#token.info.tokenLabel}" does not offer ${spec.algorithm}`);
-    }
-    if (spec.usages.length === 0) throw new UnsupportedError('a key needs at least one usage');
-    const disallowed = disallowedUsages(spec.algorithm, spec.usages);
-    if (disallowed.length > 0) {
-      throw new UnsupportedError(`${spec.algorithm} keys cannot ${disallowed.join(', ')}`);
-    }
   }
 
   /** Runs `fn` after every earlier create/setUsages/destroy of the same key version has finished. */
@@ -375,46 +434,44 @@ export class Pkcs11Backend implements KeyBackend {
 
   /**
    * Finds the key version through the index and runs `fn` on a session with its objects (undefined when the token
-   * has none). A handle gone stale (the object was destroyed elsewhere) is looked up again on the token once.
+   * has none). An id the index misses is searched on the token for that id alone (never by enumerating the whole
+   * token), and a handle gone stale (the object was destroyed elsewhere) is looked up again once.
    */
   async #withKey<T>(
     identity: KeyIdentity,
     verb: string,
-    fn: (session: pkcs11js.Handle, key: KeyObjects | undefined, oid: ObjectIdentity) => T | Promise<T>,
+    fn: (session: pkcs11js.Handle, located: Located, oid: ObjectIdentity) => T | Promise<T>,
+    options: CallOptions | undefined,
   ): Promise<T> {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
-    const indexed = await this.#locate(oid.id);
-    return this.#pool.use(`${verb} ${oid.label}`, async (session) => {
-      try {
-        return await fn(session, groupKeyObjects(indexed, oid.label), oid);
-      } catch (error) {
-        if (!isStaleHandle(error)) throw error;
-        const found = findObjectsById(this.#pkcs11, session, oid.id);
-        this.#index.put(oid.id, found);
-        return await fn(session, groupKeyObjects(found, oid.label), oid);
-      }
-    });
-  }
-
-  async #locate(id: Buffer): Promise<readonly IndexedObject[]> {
-    const objects = this.#index.lookup(id);
-    if (objects.length > 0 || this.#index.age() < REFRESH_ON_MISS_AFTER_MS) return objects;
-    await this.refresh();
-    return this.#index.lookup(id);
-  }
-
-  /** With short ids (YubiHSM) another key could share ours: only objects carrying our labels may be destroyed. */
-  #assertOwnLabels(session: pkcs11js.Handle, objects: readonly IndexedObject[], oid: ObjectIdentity): void {
-    for (const object of objects) {
-      const label = bufferAttribute(
-        readAttributes(this.#pkcs11, session, object.handle, [pkcs11js.CKA_LABEL]),
-        pkcs11js.CKA_LABEL,
-      ).toString('utf8');
-      if (label !== oid.label && label !== oid.publicLabel) {
-        throw new AlreadyExistsError(`the id of ${oid.label} is taken by an object labelled "${label}"`);
-      }
-    }
+    return this.#pool.use(
+      `${verb} ${oid.label}`,
+      async (session) => {
+        const search = (id: Buffer): readonly IndexedObject[] => {
+          const found = findObjectsById(this.#pkcs11, session, id);
+          this.#index.put(id, found);
+          return found;
+        };
+        const locate = (lookup: (id: Buffer) => readonly IndexedObject[]): Located => {
+          for (const id of oid.ids) {
+            const objects = lookup(id).filter((o) => o.label === oid.label || o.label === oid.publicLabel);
+            const grouped = groupKeyObjects(objects, oid.label);
+            if (grouped !== undefined) return { id, objects: grouped };
+          }
+          return { id: oid.ids[0] ?? Buffer.alloc(0), objects: undefined };
+        };
+        let located = locate((id) => this.#index.lookup(id));
+        if (located.objects === undefined) located = locate(search);
+        try {
+          return await fn(session, located, oid);
+        } catch (error) {
+          if (!isStaleHandle(error)) throw error;
+          return await fn(session, locate(search), oid);
+        }
+      },
+      options?.signal,
+    );
   }
 
   #require(key: KeyObjects | undefined, oid: ObjectIdentity): KeyObjects {
@@ -441,7 +498,7 @@ export class Pkcs11Backend implements KeyBackend {
     return { ...state, algorithm };
   }
 
-  #observed(state: KeyState & { readonly algorithm: Algorithm }, key: KeyObjects): ObservedKey {
+  #observed(state: KeyState & { readonly algorithm: Algorithm }, key: KeyObjects, id: Buffer): ObservedVersion {
     const keyRef = pkcs11Uri({
       token: this.#token.info.tokenLabel,
       serial: this.#token.info.serial,
@@ -449,40 +506,122 @@ export class Pkcs11Backend implements KeyBackend {
       id: state.id,
       type: key.primary.cls,
     });
-    return { algorithm: state.algorithm, usages: state.usages, keyRef, label: state.label };
+    return {
+      versionId: id.toString('hex'),
+      target: this.target.id,
+      state: state.usages.length > 0 ? 'Enabled' : 'Disabled',
+      algorithm: state.algorithm,
+      usages: state.usages,
+      keyRef,
+      label: state.label,
+    };
   }
 
-  #adopt(session: pkcs11js.Handle, key: KeyObjects, oid: ObjectIdentity, spec: KeySpec): ObservedKey {
+  #spki(session: pkcs11js.Handle, key: KeyObjects, algorithm: Algorithm, oid: ObjectIdentity): Buffer {
+    const parameters = KEY_PARAMETERS[algorithm];
+    if (parameters.kind === 'secret') {
+      throw new UnsupportedError(`${oid.label} is a secret key without a public key`);
+    }
+    if (key.public === undefined) throw new NotFoundError(`the public key object of ${oid.label} is missing`);
+    const attributes = readAttributes(this.#pkcs11, session, key.public.handle, publicKeyTypes(parameters));
+    return spkiFromAttributes(parameters, attributes);
+  }
+
+  /** Why the version's halves are not provably one key pair made inside this token (undefined when they are). */
+  async #pairProblem(
+    session: pkcs11js.Handle,
+    key: KeyObjects,
+    state: KeyState & { readonly algorithm: Algorithm },
+    oid: ObjectIdentity,
+  ): Promise<string | undefined> {
+    if (!isAsymmetric(state.algorithm)) return undefined;
+    return pairProblem({
+      pkcs11: this.#pkcs11,
+      session,
+      privateKey: key.primary.handle,
+      algorithm: state.algorithm,
+      usages: state.usages,
+      spki: this.#spki(session, key, state.algorithm, oid),
+      mechanisms: this.#mechanisms,
+    });
+  }
+
+  async #adopt(
+    session: pkcs11js.Handle,
+    key: KeyObjects,
+    oid: ObjectIdentity,
+    id: Buffer,
+    spec: KeySpec,
+  ): Promise<ObservedVersion> {
     const state = this.#ownState(session, key, oid);
     if (state.algorithm !== spec.algorithm) {
       throw new AlreadyExistsError(`${oid.label} exists as ${state.algorithm}, not ${spec.algorithm}`);
     }
-    if (state.problems.length > 0) {
-      throw new PolicyViolationError(
-        `${oid.label} exists but is not protected: ${state.problems.join('; ')}`,
-      );
+    const problems = [...state.problems];
+    const pair = await this.#pairProblem(session, key, state, oid);
+    if (pair !== undefined) problems.push(pair);
+    if (problems.length > 0) {
+      throw new PolicyViolationError(`${oid.label} exists but cannot be adopted: ${problems.join('; ')}`);
     }
-    return this.#observed(state, key);
+    return this.#observed(state, key, id);
   }
 
   /** Reads a new key back; one the token did not make as asked is destroyed and reported, never used. */
-  #verifyGenerated(
+  async #verifyGenerated(
     session: pkcs11js.Handle,
     key: KeyObjects,
     oid: ObjectIdentity,
+    id: Buffer,
     spec: KeySpec,
-  ): ObservedKey {
+  ): Promise<ObservedVersion> {
     const state = inspectKey(this.#pkcs11, session, key);
-    const problems = generationProblems(state, oid, spec);
+    const problems = generationProblems(state, oid, id, spec);
+    if (problems.length === 0 && state.algorithm !== undefined) {
+      const pair = await this.#pairProblem(session, key, { ...state, algorithm: state.algorithm }, oid);
+      if (pair !== undefined) problems.push(pair);
+    }
     if (problems.length > 0 || state.algorithm === undefined) {
-      for (const object of [key.primary, key.public]) {
-        if (object !== undefined) this.#pkcs11.C_DestroyObject(session, object.handle);
-      }
-      this.#index.put(oid.id, []);
+      this.#destroyObjects(session, key);
+      this.#index.put(id, []);
       throw new PolicyViolationError(
         `the token did not generate ${oid.label} as requested: ${problems.join('; ')}`,
       );
     }
-    return this.#observed({ ...state, algorithm: state.algorithm }, key);
+    return this.#observed({ ...state, algorithm: state.algorithm }, key, id);
   }
+
+  /**
+   * Looks again after generating. Another writer (a second operator that believed it led) may have generated the
+   * same version at the same moment; the one that finds a twin destroys its own new key, which nobody has recorded,
+   * and the retry adopts the other. Never the other way round: the twin may already be in someone's status.
+   */
+  #yieldToConcurrentWriter(session: pkcs11js.Handle, mine: KeyObjects, oid: ObjectIdentity, id: Buffer): void {
+    const found = findObjectsById(this.#pkcs11, session, id);
+    const isMine = (o: IndexedObject): boolean =>
+      o.handle.equals(mine.primary.handle) || (mine.public !== undefined && o.handle.equals(mine.public.handle));
+    const twins = found.filter((o) => o.cls !== 'public' && !isMine(o));
+    if (twins.length === 0) {
+      this.#index.put(id, found);
+      return;
+    }
+    this.#destroyObjects(session, mine);
+    this.#index.put(id, findObjectsById(this.#pkcs11, session, id));
+    throw new RetryableError(
+      `another writer generated ${oid.label} at the same time; the new key was destroyed and theirs is adopted on retry`,
+    );
+  }
+
+  #destroyObjects(session: pkcs11js.Handle, key: KeyObjects): void {
+    for (const object of [key.primary, key.public]) {
+      if (object !== undefined) this.#pkcs11.C_DestroyObject(session, object.handle);
+    }
+  }
+}
+
+/** The token's identity: what keys recorded on it are compared with (a re-initialised token gets a new serial). */
+function tokenTarget(info: BackendInfo): BackendTarget {
+  return {
+    id: `pkcs11:manufacturer=${info.manufacturer};model=${info.model};serial=${info.serial}`,
+    description: `token "${info.tokenLabel}" (serial ${info.serial})`,
+  };
 }

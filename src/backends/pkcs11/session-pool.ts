@@ -8,6 +8,10 @@ import { isPkcs11Error, isSessionFatal, toBackendError } from './errors.ts';
 
 export type LogIn = (session: pkcs11js.Handle) => void;
 
+function abortedCheck(operation: string, signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new RetryableError(`${operation}: the call was cancelled (deadline or shutdown)`);
+}
+
 export class SessionPool {
   readonly #pkcs11: pkcs11js.PKCS11;
   readonly #slot: pkcs11js.Handle;
@@ -37,9 +41,23 @@ export class SessionPool {
     this.#onLoggedOut = onLoggedOut;
   }
 
-  /** Runs `fn` on a session of its own; PKCS#11 failures become BackendErrors naming `operation`. */
-  async use<T>(operation: string, fn: (session: pkcs11js.Handle) => T | Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` on a session of its own; PKCS#11 failures become BackendErrors naming `operation`. An aborted `signal`
+   * stops the call before it reaches the token (a PKCS#11 call in progress cannot be interrupted).
+   */
+  async use<T>(
+    operation: string,
+    fn: (session: pkcs11js.Handle) => T | Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    abortedCheck(operation, signal);
     const session = await this.#acquire();
+    try {
+      abortedCheck(operation, signal);
+    } catch (error) {
+      this.#release(session, false);
+      throw error;
+    }
     let broken = false;
     try {
       return await fn(session);

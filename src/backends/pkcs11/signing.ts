@@ -1,9 +1,10 @@
-// Which mechanism signs (or MACs) for each algorithm, and what the host must do around it.
+// Which mechanism signs (or MACs) for each algorithm, what bytes it is given, and how its output is encoded.
 
 import { createHash } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { type Algorithm, SIGNATURE_DIGEST } from '../algorithms.ts';
-import type { SignOptions } from '../backend.ts';
+import type { SignInput, SignOptions } from '../backend.ts';
+import { EC_FIELD_BYTES, derToRaw, rawToDer } from '../ecdsa.ts';
 import { UnsupportedError } from '../errors.ts';
 import { CKM_EDDSA } from './constants.ts';
 
@@ -20,53 +21,88 @@ const PSS_SHA256_PARAMETER: pkcs11js.RsaPSS = {
   saltLen: 32,
 };
 
-const PSS_SHA256: pkcs11js.Mechanism = {
-  mechanism: pkcs11js.CKM_SHA256_RSA_PKCS_PSS,
-  parameter: PSS_SHA256_PARAMETER,
-};
+// DER DigestInfo prefix of a SHA-256 digest (RFC 8017 section 9.2 note 1), for CKM_RSA_PKCS over a digest.
+const SHA256_DIGEST_INFO = Buffer.from('3031300d060960864801650304020105000420', 'hex');
 
 export interface SignatureScheme {
   readonly mechanism: pkcs11js.Mechanism;
-  /** The bytes handed to C_Sign / C_Verify for a message. */
-  input(data: Buffer): Buffer;
+  /** The bytes handed to C_Sign / C_Verify. */
+  readonly data: Buffer;
+  /** The token's signature as the caller asked for it (ECDSA raw r||s becomes DER unless raw was asked). */
+  encode(signature: Buffer): Buffer;
+  /** The caller's signature as the token checks it. */
+  decode(signature: Buffer): Buffer | undefined;
 }
 
-const asIs = (data: Buffer): Buffer => data;
+const asIs = (signature: Buffer): Buffer => signature;
 
 /**
- * The scheme for `algorithm` on a token offering `mechanisms`. ECDSA uses CKM_ECDSA_SHA* when the token has it;
- * otherwise (SoftHSM 2.6) the digest is computed here and signed with plain CKM_ECDSA, which gives the same
- * signature. Either way the result is raw r||s.
+ * The scheme for `algorithm` on a token offering `mechanisms`. ECDSA over a message uses CKM_ECDSA_SHA* when the
+ * token has it; otherwise (SoftHSM 2.6), and always for a digest, the digest is signed with plain CKM_ECDSA, which
+ * gives the same signature. The checks of ../checks.ts have run: a digest is of the key's hash.
  */
 export function signatureScheme(
   algorithm: Algorithm,
   mechanisms: ReadonlySet<number>,
+  input: SignInput,
   options: SignOptions = {},
 ): SignatureScheme {
+  const plain = (mechanism: number, data: Buffer): SignatureScheme => ({
+    mechanism: { mechanism },
+    data,
+    encode: asIs,
+    decode: asIs,
+  });
   switch (algorithm) {
     case 'EC_P256':
     case 'EC_P384':
     case 'EC_P521': {
-      const digest = SIGNATURE_DIGEST[algorithm];
-      const combined = ECDSA_WITH_DIGEST[digest];
-      if (mechanisms.has(combined)) return { mechanism: { mechanism: combined }, input: asIs };
-      return {
-        mechanism: { mechanism: pkcs11js.CKM_ECDSA },
-        input: (data) => createHash(digest).update(data).digest(),
+      const hash = SIGNATURE_DIGEST[algorithm];
+      const der = options.ecdsaFormat !== 'raw';
+      const encoding = {
+        encode: (raw: Buffer) => (der ? rawToDer(raw) : raw),
+        decode: (signature: Buffer) => (der ? derToRawOrUndefined(signature, algorithm) : signature),
       };
+      const combined = ECDSA_WITH_DIGEST[hash];
+      if ('message' in input && mechanisms.has(combined)) {
+        return { mechanism: { mechanism: combined }, data: input.message, ...encoding };
+      }
+      const digest = 'digest' in input ? input.digest : createHash(hash).update(input.message).digest();
+      return { mechanism: { mechanism: pkcs11js.CKM_ECDSA }, data: digest, ...encoding };
     }
     case 'ED25519':
-      return { mechanism: { mechanism: CKM_EDDSA }, input: asIs };
+      return plain(CKM_EDDSA, messageOf(input, algorithm));
     case 'RSA_2048':
     case 'RSA_3072':
-    case 'RSA_4096':
-      return options.rsaPadding === 'pss'
-        ? { mechanism: PSS_SHA256, input: asIs }
-        : { mechanism: { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS }, input: asIs };
+    case 'RSA_4096': {
+      const pss = options.rsaPadding === 'pss';
+      if ('message' in input) {
+        return pss
+          ? { ...plain(0, input.message), mechanism: { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS_PSS, parameter: PSS_SHA256_PARAMETER } }
+          : plain(pkcs11js.CKM_SHA256_RSA_PKCS, input.message);
+      }
+      return pss
+        ? { ...plain(0, input.digest), mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS_PSS, parameter: PSS_SHA256_PARAMETER } }
+        : plain(pkcs11js.CKM_RSA_PKCS, Buffer.concat([SHA256_DIGEST_INFO, input.digest]));
+    }
     case 'HMAC_SHA256':
-      return { mechanism: { mechanism: pkcs11js.CKM_SHA256_HMAC }, input: asIs };
+      return plain(pkcs11js.CKM_SHA256_HMAC, messageOf(input, algorithm));
     case 'AES_256':
       throw new UnsupportedError(`${algorithm} keys do not sign`);
+  }
+}
+
+function messageOf(input: SignInput, algorithm: Algorithm): Buffer {
+  if ('message' in input) return input.message;
+  throw new UnsupportedError(`${algorithm} signs messages, not digests`);
+}
+
+/** A malformed DER signature cannot verify: undefined, so the caller answers false rather than throwing. */
+function derToRawOrUndefined(signature: Buffer, algorithm: keyof typeof EC_FIELD_BYTES): Buffer | undefined {
+  try {
+    return derToRaw(signature, EC_FIELD_BYTES[algorithm]);
+  } catch {
+    return undefined;
   }
 }
 

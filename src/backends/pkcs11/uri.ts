@@ -26,10 +26,17 @@ function encodeValue(value: string): string {
   }).join('');
 }
 
+/** RFC 7512 section 2.3: the `type` attribute's values. */
+const URI_TYPES: { readonly [C in ObjectClass]: string } = {
+  private: 'private',
+  public: 'public',
+  secret: 'secret-key',
+};
+
 export function pkcs11Uri(parts: Pkcs11UriParts): string {
   const id = Array.from(parts.id, encodeByte).join('');
   return (
     `pkcs11:token=${encodeValue(parts.token)};serial=${encodeValue(parts.serial)};` +
-    `object=${encodeValue(parts.object)};id=${id};type=${parts.type}`
+    `object=${encodeValue(parts.object)};id=${id};type=${URI_TYPES[parts.type]}`
   );
 }

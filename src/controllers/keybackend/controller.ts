@@ -10,27 +10,22 @@ import { ConditionType } from '../../api/v1alpha1/conditions.ts';
 import type { BackendCapabilities, BackendHealth, KeyBackend } from '../../backends/backend.ts';
 import { isBackendError } from '../../backends/errors.ts';
 import type { BackendMetrics } from '../../backends/instrumented.ts';
-import { backendKind, credentialReference, openBackend } from '../../backends/registry.ts';
-import type { SecretReference } from '../../backends/registry.ts';
-import type { KubeClient } from '../../kube/client.ts';
-import { isNotFound } from '../../kube/errors.ts';
-import type { KubeObject } from '../../kube/object.ts';
-import { builtinResources, resourceTypeOf } from '../../kube/resource.ts';
+import { wipeCredentials } from '../../backends/credentials.ts';
+import { guarded } from '../../backends/guarded.ts';
+import { backendKind, credentialReferences, openBackend } from '../../backends/registry.ts';
+import { resourceTypeOf } from '../../kube/resource.ts';
 import { describeError } from '../../log.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import type { ControllerDefinition, ReconcileContext } from '../../runtime/controller.ts';
 import { parseDuration } from '../../runtime/duration.ts';
 import { updateStatus } from '../../runtime/status.ts';
 import type { BackendConnections, ConnectionState, Unavailable } from './connections.ts';
+import { readCredentials } from './credentials.ts';
 
 export const keyBackendType = resourceTypeOf(KeyBackendResource);
 
 /** First retry of a transient connection failure; doubles up to the health check interval. */
 const RETRY_BASE_MS = 5_000;
-
-interface Secret extends KubeObject {
-  data?: Record<string, string>;
-}
 
 export interface KeyBackendControllerOptions {
   connections: BackendConnections;
@@ -47,7 +42,7 @@ export function keyBackendController({
     reconcile: async (keyBackend, context) => {
       const name = keyBackend.metadata.name ?? '';
       const interval = parseDuration(keyBackend.spec.healthCheckInterval);
-      const credential = await readCredential(context.client, credentialReference(keyBackend.spec));
+      const credential = await readCredentials(context.client, credentialReferences(keyBackend.spec));
       const source = `${keyBackend.metadata.generation ?? 0}/${credential.version}`;
 
       const current = connections.current(name, source);
@@ -60,10 +55,16 @@ export function keyBackendController({
       } else {
         if (!current?.state.ready)
           context.log.info('connecting to the backend', { backend: backendKind(keyBackend.spec) });
+        const { credentials } = credential;
         ({ state, health } = await connect(current?.state, () =>
-          openBackend(keyBackend.spec, credential.value).then((b) => backendMetrics.instrument(b)),
+          openBackend(keyBackend.spec, credentials)
+            .then((b) => backendMetrics.instrument(guarded(b)))
+            .finally(() => {
+              wipeCredentials(credentials);
+            }),
         ));
       }
+      if ('credentials' in credential) wipeCredentials(credential.credentials);
       await connections.set(name, source, state);
       if (!state.ready) reportFailure(keyBackend, state, context);
 
@@ -82,38 +83,6 @@ export function keyBackendController({
       };
     },
   };
-}
-
-/** The credential's value and version, or why it cannot be read. */
-async function readCredential(
-  client: KubeClient,
-  reference: SecretReference | undefined,
-): Promise<{ value?: string; version: string } | { unavailable: Unavailable; version: string }> {
-  if (!reference) return { version: '' };
-  const where = `Secret ${reference.namespace}/${reference.name}`;
-  let secret: Secret;
-  try {
-    secret = await client.get<Secret>(builtinResources.secrets, reference.name, reference.namespace);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-    return {
-      version: 'absent',
-      unavailable: { reason: 'SecretNotFound', message: `${where} does not exist`, transient: false },
-    };
-  }
-  const version = secret.metadata.resourceVersion ?? '';
-  const encoded = secret.data?.[reference.key];
-  if (encoded === undefined) {
-    return {
-      version,
-      unavailable: {
-        reason: 'SecretKeyNotFound',
-        message: `${where} has no key "${reference.key}"`,
-        transient: false,
-      },
-    };
-  }
-  return { value: Buffer.from(encoded, 'base64').toString('utf8'), version };
 }
 
 /** Checks an open connection, or opens a new one; a failure becomes a not-ready state, never a throw. */
@@ -175,7 +144,7 @@ function desiredStatus(
       { type: ConditionType.Ready, observedGeneration, ...ready },
       context.clock.now(),
     ),
-    ...(health ? { info: { ...health.info } } : {}),
+    ...(health && state.ready ? { info: { ...health.info, target: state.backend.target.id } } : {}),
     ...(state.ready ? { capabilities: capabilitiesStatus(state.capabilities) } : {}),
   };
 }
@@ -185,8 +154,13 @@ function capabilitiesStatus(
 ): NonNullable<KeyBackendStatus['capabilities']> {
   return {
     algorithms: [...capabilities.algorithms],
-    nativeRotation: capabilities.nativeRotation,
+    nativeRotation: [...capabilities.nativeRotation],
     versions: capabilities.versions,
+    archival: capabilities.archival,
     minDestroyDelay: `${capabilities.minDestroyDelaySeconds}s`,
+    ...(capabilities.maxDestroyDelaySeconds === undefined
+      ? {}
+      : { maxDestroyDelay: `${capabilities.maxDestroyDelaySeconds}s` }),
+    restorable: capabilities.restorable,
   };
 }

@@ -24,7 +24,7 @@ describe('pkcs11 URI', () => {
       id: Buffer.alloc(0),
       type: 'secret',
     });
-    assert.equal(uri, 'pkcs11:token=a%3Bb%3Fc%2Fd%20e%26f;serial=;object=%C3%A4%25;id=;type=secret');
+    assert.equal(uri, 'pkcs11:token=a%3Bb%3Fc%2Fd%20e%26f;serial=;object=%C3%A4%25;id=;type=secret-key');
   });
 
   it('keeps the path characters RFC 7512 allows literally', () => {

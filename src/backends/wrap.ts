@@ -1,0 +1,40 @@
+// One way to put something around every call of a backend (metrics, deadlines, target checks), so that each wrapper
+// is a function of the call and not a copy of the whole interface.
+import type { KeyBackend } from './backend.ts';
+
+/** The methods that reach the backend; capabilities() and close() are local and pass through unwrapped. */
+export const BACKEND_CALLS = [
+  'health',
+  'observe',
+  'versions',
+  'create',
+  'publicKey',
+  'sign',
+  'verify',
+  'setUsages',
+  'destroy',
+  'refresh',
+] as const satisfies readonly (keyof KeyBackend)[];
+export type BackendCall = (typeof BACKEND_CALLS)[number];
+
+export type Around = (
+  operation: BackendCall,
+  args: unknown[],
+  call: (args: unknown[]) => Promise<unknown>,
+) => Promise<unknown>;
+
+/** The same backend with `around` run for every call in BACKEND_CALLS. */
+export function wrapBackend(backend: KeyBackend, around: Around): KeyBackend {
+  const wrapped: Record<string, unknown> = {
+    type: backend.type,
+    target: backend.target,
+    capabilities: () => backend.capabilities(),
+    close: () => backend.close(),
+  };
+  for (const operation of BACKEND_CALLS) {
+    const method = backend[operation] as (...args: unknown[]) => Promise<unknown>;
+    wrapped[operation] = (...args: unknown[]) =>
+      around(operation, args, (callArgs) => method.apply(backend, callArgs));
+  }
+  return wrapped as unknown as KeyBackend;
+}

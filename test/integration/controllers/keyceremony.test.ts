@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { installCrds, remove } from '../../../scripts/cluster.ts';
@@ -27,7 +29,7 @@ import {
 import type { KubeClient } from '../../../src/kube/client.ts';
 import type { KubeObject } from '../../../src/kube/object.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
-import { testCluster } from '../../support/kube.ts';
+import { REPO_ROOT, testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
 import type { PersonKeyType } from '../../support/openssl.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
@@ -40,6 +42,7 @@ const NAMESPACE = `ceremony-${RUN}`;
 const BACKEND = `offline-root-${RUN}`;
 const LABEL = `root-${RUN}`;
 const CEREMONY = 'root-ca-2026';
+const PLUGIN = join(REPO_ROOT, 'bin', 'kubectl-keyward');
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
@@ -62,6 +65,7 @@ const TYPES: Record<string, PersonKeyType> = { ...CUSTODIANS, ...WITNESSES, ...O
 
 describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2 token', () => {
   let client: KubeClient;
+  let kubeconfigPath: string;
   let softhsm: SoftHsm;
   let operator: TestOperator;
   const openssl = new OpenSsl();
@@ -116,6 +120,13 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     return name;
   }
 
+  /** The plugin as a person runs it: the kubectl-keyward executable, in a process of its own. */
+  const plugin = (...args: string[]) =>
+    execFileSync(PLUGIN, [...args, '-n', NAMESPACE, '--kubeconfig', kubeconfigPath], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+
   const approvalVerdict = (name: string) =>
     eventually(`approval ${name} checked`, async () => {
       const approval = await getApproval(name);
@@ -124,7 +135,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
 
   before(async () => {
     await ensureZlint();
-    ({ client } = await testCluster());
+    ({ client, kubeconfigPath } = await testCluster());
     await installCrds(client);
     softhsm = SoftHsm.create(); // no token: the ceremony initialises the free slot itself
     for (const [name, type] of Object.entries(TYPES)) publicKeys[name] = openssl.keygen(name, type);
@@ -250,7 +261,8 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
 
   let ceremony: KeyCeremonyObject;
   it('the third custodian makes the quorum: the token is initialised, shares distributed, key and certificate made', async () => {
-    await approve('carol', challenge);
+    const approved = plugin('approve', CEREMONY, '--signer', 'carol', '--key', openssl.path('carol.pem'));
+    assert.match(approved, new RegExp(`carol signed ${challenge}`));
     ceremony = await eventually(
       'AwaitingWitnesses',
       async () => {
@@ -274,6 +286,10 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     );
     assert.ok(ceremony.status.steps.every((s) => s.transcriptSeq !== undefined));
     assert.equal(conditionOf(ceremony, 'QuorumReached')?.status, 'True');
+    const shown = plugin('ceremony', 'status', CEREMONY);
+    assert.match(shown, /phase AwaitingWitnesses/);
+    assert.match(shown, /approvals: 3 of 3 \(alice, bob, carol\)/);
+    assert.match(shown, /Done {5}Root Certificate Signing \(transcript #\d+\)/);
   });
 
   it('the transcript is an immutable hash chain from the challenge to the head in status', async () => {
@@ -304,6 +320,18 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
       Object.keys(CUSTODIANS),
     );
     const opened = shares.map((s) => openssl.decryptShare(s.custodian, s.encryptedShare));
+    plugin(
+      'share',
+      'decrypt',
+      CEREMONY,
+      '--custodian',
+      'alice',
+      '--key',
+      openssl.path('alice.pem'),
+      '--out',
+      openssl.path('alice.share'),
+    );
+    assert.deepEqual(openssl.read('alice.share'), opened[0]);
     const managedKey = await client.get<ManagedKeyObject>(managedKeyType, `${CEREMONY}-key`, NAMESPACE);
     const authenticator = managedKey.metadata.annotations?.[AUTHENTICATOR_ANNOTATION] ?? '';
     const uid = ceremony.metadata.uid ?? '';
@@ -377,13 +405,30 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     const early = await approve('walter', challenge, { role: 'Witness' });
     assert.equal(conditionOf(await approvalVerdict(early), 'Verified')?.reason, Refusal.DigestMismatch);
     await approve('walter', head, { role: 'Witness' });
-    await approve('wendy', head, { role: 'Witness' });
+    assert.throws(() => plugin('transcript', 'verify', CEREMONY), /witness wendy has no valid signature/);
+    plugin('approve', CEREMONY, '--signer', 'wendy', '--role', 'Witness', '--key', openssl.path('wendy.pem'));
     const done = await eventually('Completed', async () => {
       const c = await getCeremony();
       return c.status?.phase === 'Completed' ? c : undefined;
     });
     assert.equal(conditionOf(done, 'Witnessed')?.status, 'True');
     assert.equal(conditionOf(done, 'Ready')?.reason, 'Completed');
+    assert.match(
+      plugin('transcript', 'verify', CEREMONY),
+      /verifies: \d+ entries, head sha256:[0-9a-f]{64}, signed by walter, wendy/,
+    );
+  });
+
+  it('transcript verify fails on a tampered copy of the transcript', async () => {
+    const text = (await getConfigMap(`${CEREMONY}-transcript`)).data?.['transcript.jsonl'] ?? '';
+    const file = openssl.path('tampered.jsonl');
+    writeFileSync(file, text.replace('"actor":"carol"', '"actor":"mallory"'));
+    assert.notEqual(text, openssl.read('tampered.jsonl').toString());
+    assert.throws(
+      () => plugin('transcript', 'verify', CEREMONY, '--file', file),
+      (error: { status?: number; stderr?: string }) =>
+        error.status === 1 && /was changed after it was written/.test(error.stderr ?? ''),
+    );
   });
 
   it('no PIN, share or activation secret in plaintext in any object in the API server or in the operator log', async () => {

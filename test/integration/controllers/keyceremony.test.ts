@@ -4,11 +4,12 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { installCrds, remove } from '../../../scripts/cluster.ts';
+import { ensureBinaries } from '../../../scripts/testenv/build.ts';
 import type { KeyBackendObject } from '../../../src/api/v1alpha1/keybackend.ts';
 import type { KeyCeremonyObject } from '../../../src/api/v1alpha1/keyceremony.ts';
 import type { KeyCeremonyApprovalObject } from '../../../src/api/v1alpha1/keyceremonyapproval.ts';
@@ -43,6 +44,14 @@ const BACKEND = `offline-root-${RUN}`;
 const LABEL = `root-${RUN}`;
 const CEREMONY = 'root-ca-2026';
 const PLUGIN = join(REPO_ROOT, 'bin', 'kubectl-keyward');
+
+/** The shell block of docs/ceremonies.md that follows `<!-- tested: name -->`: the docs' commands, run as written. */
+function docsBlock(name: string): string {
+  const docs = readFileSync(join(REPO_ROOT, 'docs', 'ceremonies.md'), 'utf8');
+  const block = new RegExp(`<!-- tested: ${name} -->\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``).exec(docs)?.[1];
+  if (block === undefined) throw new Error(`docs/ceremonies.md has no tested block "${name}"`);
+  return block;
+}
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
@@ -127,6 +136,23 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
       stdio: ['ignore', 'pipe', 'pipe'],
     });
 
+  let kubectlDir: string;
+  /** A docs block in bash, in the people's directory, with kubectl on the PATH and the given variables. */
+  const runDocs = (name: string, variables: Record<string, string>) =>
+    execFileSync('bash', ['-euo', 'pipefail', '-c', docsBlock(name)], {
+      cwd: openssl.dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PATH: `${kubectlDir}:${process.env.PATH ?? ''}`,
+        KUBECONFIG: kubeconfigPath,
+        CEREMONY,
+        NS: NAMESPACE,
+        ...variables,
+      },
+    });
+
   const approvalVerdict = (name: string) =>
     eventually(`approval ${name} checked`, async () => {
       const approval = await getApproval(name);
@@ -138,7 +164,13 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     ({ client, kubeconfigPath } = await testCluster());
     await installCrds(client);
     softhsm = SoftHsm.create(); // no token: the ceremony initialises the free slot itself
-    for (const [name, type] of Object.entries(TYPES)) publicKeys[name] = openssl.keygen(name, type);
+    kubectlDir = dirname((await ensureBinaries(() => undefined)).kubectl);
+    for (const [name, type] of Object.entries(TYPES)) {
+      if (name === 'dave') {
+        runDocs('keygen', { ME: name }); // dave follows the docs
+        publicKeys[name] = openssl.read('dave.pub').toString();
+      } else publicKeys[name] = openssl.keygen(name, type);
+    }
     await client.create(builtinResources.namespaces, {
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -206,6 +238,9 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     });
     challenge = ceremony.status?.challenge ?? '';
     assert.equal(challenge, ceremonyChallenge(ceremony.metadata.uid ?? '', ceremony.spec));
+    const [recomputed, published] = runDocs('challenge', {}).split('\n');
+    assert.equal(recomputed, challenge, 'the docs recompute the challenge with jq and sha256sum');
+    assert.equal(published, challenge);
     assert.equal(ceremony.status?.steps?.[0]?.name, 'Preparation');
     assert.equal(ceremony.status.steps[0].state, 'Done');
     assert.ok(ceremony.status.steps.slice(1).every((s) => s.state === 'Pending'));
@@ -332,6 +367,8 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
       openssl.path('alice.share'),
     );
     assert.deepEqual(openssl.read('alice.share'), opened[0]);
+    runDocs('share', { ME: 'bob' });
+    assert.deepEqual(openssl.read('bob.share'), opened[1]);
     const managedKey = await client.get<ManagedKeyObject>(managedKeyType, `${CEREMONY}-key`, NAMESPACE);
     const authenticator = managedKey.metadata.annotations?.[AUTHENTICATOR_ANNOTATION] ?? '';
     const uid = ceremony.metadata.uid ?? '';
@@ -404,7 +441,10 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     const head = ceremony.status?.transcript?.headHash ?? '';
     const early = await approve('walter', challenge, { role: 'Witness' });
     assert.equal(conditionOf(await approvalVerdict(early), 'Verified')?.reason, Refusal.DigestMismatch);
-    await approve('walter', head, { role: 'Witness' });
+    runDocs('approve', { ME: 'walter', ROLE: 'Witness', FIELD: '.status.transcript.headHash' });
+    const walter = await approvalVerdict(`${CEREMONY}-walter-witness`);
+    assert.equal(walter.spec.signedDigest, head);
+    assert.equal(walter.status?.verified, true);
     assert.throws(() => plugin('transcript', 'verify', CEREMONY), /witness wendy has no valid signature/);
     plugin('approve', CEREMONY, '--signer', 'wendy', '--role', 'Witness', '--key', openssl.path('wendy.pem'));
     const done = await eventually('Completed', async () => {

@@ -30,6 +30,11 @@ import {
 import type { KubeClient } from '../../../src/kube/client.ts';
 import type { KubeObject } from '../../../src/kube/object.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
+import {
+  approvalManifest,
+  ceremonyManifest as ceremonySpec,
+  offlineBackendManifest,
+} from '../../support/ceremony.ts';
 import { REPO_ROOT, testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
 import type { PersonKeyType } from '../../support/openssl.ts';
@@ -87,21 +92,13 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
   const getConfigMap = (name: string) => client.get<ConfigMap>(builtinResources.configMaps, name, NAMESPACE);
   const people = (names: string[]) => names.map((name) => ({ name, publicKey: publicKeys[name] ?? '' }));
 
-  function ceremonyManifest(name: string, custodians = Object.keys(CUSTODIANS)): KubeObject {
-    return {
-      apiVersion: 'keyward.io/v1alpha1',
-      kind: 'KeyCeremony',
-      metadata: { name, namespace: NAMESPACE },
-      spec: {
-        type: 'RootKeyGeneration',
-        backendRef: { name: BACKEND },
-        key: { name: `${name}-key`, algorithm: 'EC_P384' },
-        certificate: { subject: 'CN=Example Root CA 2026,O=Example Corp,C=DE', validity: '175200h' },
-        quorum: { threshold: 3, custodians: people(custodians) },
-        witnesses: people(Object.keys(WITNESSES)),
-      },
-    } as KubeObject;
-  }
+  const ceremonyManifest = (name: string, custodians = Object.keys(CUSTODIANS)) =>
+    ceremonySpec(name, {
+      namespace: NAMESPACE,
+      backend: BACKEND,
+      custodians: people(custodians),
+      witnesses: people(Object.keys(WITNESSES)),
+    });
 
   /** What `kubectl keyward approve` does: openssl signs the digest string, and the approval is created. */
   async function approve(
@@ -112,18 +109,19 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     approvalCount += 1;
     const name = `${signer}-${approvalCount}`;
     const by = options.by ?? signer;
-    await client.create(keyApprovalType, {
-      apiVersion: 'keyward.io/v1alpha1',
-      kind: 'KeyCeremonyApproval',
-      metadata: { name, namespace: NAMESPACE },
-      spec: {
-        ceremonyRef: { name: options.ceremony ?? CEREMONY },
-        role: options.role ?? 'Custodian',
+    await client.create(
+      keyApprovalType,
+      approvalManifest(openssl, {
+        name,
+        namespace: NAMESPACE,
+        ceremony: options.ceremony ?? CEREMONY,
         signer,
-        signedDigest: digest,
-        signature: openssl.sign(by, TYPES[by] ?? 'ec-p256', digest),
-      },
-    } as KubeObject);
+        digest,
+        type: TYPES[by] ?? 'ec-p256',
+        by,
+        role: options.role,
+      }),
+    );
     // Later approvals must be later: the first valid approval of a person is the one that counts.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     return name;
@@ -176,21 +174,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
       kind: 'Namespace',
       metadata: { name: NAMESPACE },
     });
-    await client.create(keyBackendType, {
-      apiVersion: 'keyward.io/v1alpha1',
-      kind: 'KeyBackend',
-      metadata: { name: BACKEND },
-      spec: {
-        fipsLevel: 1,
-        healthCheckInterval: '10s',
-        pkcs11: {
-          modulePath: SOFTHSM_MODULE,
-          vendor: 'softhsm2',
-          token: { label: LABEL },
-          activation: 'Ceremony',
-        },
-      },
-    } as KubeObject);
+    await client.create(keyBackendType, offlineBackendManifest(BACKEND, LABEL));
     operator = await startTestOperator(client, NAMESPACE);
   });
 

@@ -35,7 +35,7 @@ import {
   ceremonyManifest as ceremonySpec,
   offlineBackendManifest,
 } from '../../support/ceremony.ts';
-import { REPO_ROOT, testCluster } from '../../support/kube.ts';
+import { REPO_ROOT, apiErrorMessage, testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
 import type { PersonKeyType } from '../../support/openssl.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
@@ -197,6 +197,32 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     assert.equal(conditionOf(backend, 'Ready')?.status, 'False');
     assert.equal(conditionOf(backend, 'Ready')?.reason, 'Offline');
     assert.equal(backend.spec.pkcs11?.pinSecretRef, undefined);
+  });
+
+  it('admission: an offline root has no pinSecretRef and a label; any other backend has a pinSecretRef', async () => {
+    const refused = async (pkcs11: Record<string, unknown>) => {
+      const manifest = offlineBackendManifest(`refused-${RUN}`, LABEL) as KubeObject & {
+        spec: { pkcs11: object };
+      };
+      manifest.spec.pkcs11 = { ...manifest.spec.pkcs11, ...pkcs11 };
+      try {
+        await client.create(keyBackendType, manifest);
+      } catch (error) {
+        return apiErrorMessage(error);
+      }
+      await remove(client, manifest);
+      return 'admitted';
+    };
+    const secretRef = { namespace: NAMESPACE, name: 'pin', key: 'pin' };
+    assert.match(
+      await refused({ pinSecretRef: secretRef }),
+      /an offline root \(activation Ceremony\) has no pinSecretRef/,
+    );
+    assert.match(await refused({ token: { slotId: 1 } }), /activation Ceremony needs token.label/);
+    assert.match(
+      await refused({ activation: undefined }),
+      /pinSecretRef is required unless activation is Ceremony/,
+    );
   });
 
   it('refuses at Preparation a custodian whose key cannot receive a share', async () => {
@@ -441,6 +467,60 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
       plugin('transcript', 'verify', CEREMONY),
       /verifies: \d+ entries, head sha256:[0-9a-f]{64}, signed by walter, wendy/,
     );
+    const metrics = await operator.manager.metrics.registry.metrics();
+    assert.match(metrics, /keyward_ceremonies_total\{result="Completed"\} 1/);
+    assert.match(metrics, /keyward_ceremonies_total\{result="Failed"\} 1/);
+    assert.match(
+      metrics,
+      new RegExp(`keyward_ceremony_approvals\\{namespace="${NAMESPACE}",name="${CEREMONY}"\\} 3`),
+    );
+    assert.match(metrics, /keyward_ceremony_phase\{phase="Completed"\} [1-9]/);
+    const events = await client.list<KubeObject & { reason?: string; note?: string }>(
+      builtinResources.events,
+      {
+        namespace: NAMESPACE,
+      },
+    );
+    const notes = events.items.filter((e) => e.reason === 'StepDone').map((e) => e.note ?? '');
+    for (const step of [
+      'Preparation',
+      'HSM Initialization',
+      'Key Share Distribution',
+      'Root Key Generation',
+      'Root Certificate Signing',
+      'Verification & Audit',
+      'Secure Storage',
+    ]) {
+      assert.ok(
+        notes.some((note) => note.startsWith(`${step}:`)),
+        `an event for ${step}`,
+      );
+    }
+  });
+
+  it('a ceremony not completed by its deadline ends Expired, and the transcript says so', async () => {
+    const expiring = ceremonyManifest('expiring') as KubeObject & { spec: { deadline: string } };
+    expiring.spec.deadline = '1h';
+    await client.create(keyCeremonyType, expiring);
+    await eventually('AwaitingQuorum', async () =>
+      (await getCeremony('expiring')).status?.phase === 'AwaitingQuorum' ? true : undefined,
+    );
+    operator.clock.advance(2 * 3_600_000);
+    await client.patch(keyCeremonyType, 'expiring', NAMESPACE, 'merge', {
+      metadata: { annotations: { nudge: '1' } },
+    });
+    const expired = await eventually('Expired', async () => {
+      const c = await getCeremony('expiring');
+      return c.status?.phase === 'Expired' ? c : undefined;
+    });
+    assert.match(
+      conditionOf(expired, 'Ready')?.message ?? '',
+      /deadline \(1h after creation\) passed.*no key was generated/,
+    );
+    const transcript = parseTranscript(
+      (await getConfigMap('expiring-transcript')).data?.['transcript.jsonl'] ?? '',
+    );
+    assert.equal(transcript.at(-1)?.detail.event, 'ceremony expired');
   });
 
   it('transcript verify fails on a tampered copy of the transcript', async () => {

@@ -1,5 +1,6 @@
 // A custom resource kind as Keyward defines it: names, scope, schema and printer columns. Everything the operator and
 // the CRD generator need to know about a kind is here, so neither repeats it.
+import { type CelRule, celRules } from './schema.ts';
 import Type from 'typebox';
 import type { Static, TObject } from 'typebox';
 import type { ObjectMeta } from '../kube/object.ts';
@@ -29,6 +30,8 @@ export interface ResourceDefinition<Spec extends TObject, Status extends TObject
   /** Absent for kinds whose state lives entirely in their spec (no status subresource). */
   status?: Status;
   printerColumns: readonly PrinterColumn[];
+  /** CEL rules over the whole object, for what spans spec and status or guards status from being removed. */
+  rules?: readonly CelRule[];
 }
 
 export interface Resource<Spec extends TObject, Status extends TObject> extends ResourceDefinition<
@@ -77,6 +80,6 @@ export function objectSchema(resource: AnyResource) {
       spec: resource.spec,
       ...(resource.status ? { status: Type.Optional(resource.status) } : {}),
     },
-    { description: resource.description },
+    { description: resource.description, ...celRules(...(resource.rules ?? [])) },
   );
 }

@@ -85,6 +85,8 @@ export type ObservedState = 'Enabled' | 'Disabled' | 'PendingGeneration' | 'Dest
 
 /** A key version as the backend holds it. */
 export interface ObservedVersion {
+  /** The Keyward version number the backend stores beside the key (label, tag). */
+  readonly version: number;
   /** The backend's own name for the version: a derived CKA_ID (hex), an Azure version GUID, a GCP version number. */
   readonly versionId: string;
   /** The target it lives on (BackendTarget.id). */
@@ -123,12 +125,17 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * The controller asks for a destruction when the window it keeps (status destroyTime) is over. A backend that can
+ * destroy at once does (PKCS#11); one that schedules destruction does so `delaySeconds` out, at least its own
+ * minimum (GCP DESTROY_SCHEDULED, AWS pending deletion, Azure soft delete), and answers `scheduled` with its time
+ * until it is gone.
+ */
 export interface DestroyRequest extends CallOptions {
-  /**
-   * How long the backend should wait before the version is gone, for backends that schedule destruction (GCP
-   * destroyScheduledDuration, AWS PendingWindowInDays). Clamped to the backend's bounds by the caller.
-   */
-  readonly delaySeconds?: number;
+  /** How much longer the backend should hold the version; raised to capabilities().minDestroyDelaySeconds. */
+  readonly delaySeconds: number;
+  /** The caller's clock, ms since the epoch (the controller's, which tests drive); Date.now() by default. */
+  readonly now?: number;
 }
 
 /** `absent` when there was nothing to destroy; otherwise the version's state afterwards. */
@@ -190,11 +197,9 @@ export interface KeyBackend {
    */
   setUsages(identity: KeyIdentity, usages: readonly KeyUsage[], options?: CallOptions): Promise<void>;
 
-  /**
-   * Destroys the key version, at once or after `delaySeconds` where the backend schedules destruction. Never acts
-   * on an object that is not provably this version.
-   */
-  destroy(identity: KeyIdentity, request?: DestroyRequest): Promise<DestroyResult>;
+  /** Schedules, then performs, the destruction of the key version (see DestroyRequest). Never acts on an object
+   * that is not provably this version. */
+  destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult>;
 
   /** Re-reads the backend's inventory of keys, e.g. after keys were created or removed outside this process. */
   refresh(options?: CallOptions): Promise<void>;

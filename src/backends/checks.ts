@@ -54,7 +54,9 @@ const algorithmOffered: Check<SpecSubject> = ({ spec, capabilities, where }) =>
       };
 
 const someUsage: Check<SpecSubject> = ({ spec }) =>
-  spec.usages.length > 0 ? undefined : { reason: CheckReason.NoUsages, message: 'a key needs at least one usage' };
+  spec.usages.length > 0
+    ? undefined
+    : { reason: CheckReason.NoUsages, message: 'a key needs at least one usage' };
 
 interface UsagesSubject {
   readonly algorithm: Algorithm;

@@ -18,7 +18,9 @@ function derLength(length: number): Buffer {
 /** r||s (each half the same length) as DER. */
 export function rawToDer(raw: Buffer): Buffer {
   if (raw.length === 0 || raw.length % 2 !== 0) {
-    throw new UnsupportedError(`a raw ECDSA signature has two halves of equal length, not ${raw.length} bytes`);
+    throw new UnsupportedError(
+      `a raw ECDSA signature has two halves of equal length, not ${raw.length} bytes`,
+    );
   }
   const half = raw.length / 2;
   const body = Buffer.concat([derInteger(raw.subarray(0, half)), derInteger(raw.subarray(half))]);
@@ -53,7 +55,8 @@ export function derToRaw(der: Buffer, fieldBytes: number): Buffer {
   };
   if (read() !== 0x30) throw new UnsupportedError('a DER ECDSA signature is a SEQUENCE');
   const length = readLength();
-  if (offset + length !== der.length) throw new UnsupportedError('trailing bytes after a DER ECDSA signature');
+  if (offset + length !== der.length)
+    throw new UnsupportedError('trailing bytes after a DER ECDSA signature');
   const r = readInteger();
   const s = readInteger();
   if (offset !== der.length) throw new UnsupportedError('malformed DER ECDSA signature');

@@ -59,9 +59,11 @@ export function guarded(backend: KeyBackend, deadlines: Deadlines = DEFAULT_DEAD
         return;
       }
       signal.addEventListener('abort', onAbort, { once: true });
-      call(callArgs).then(resolve, reject).finally(() => {
-        signal.removeEventListener('abort', onAbort);
-      });
+      call(callArgs)
+        .then(resolve, reject)
+        .finally(() => {
+          signal.removeEventListener('abort', onAbort);
+        });
     });
   });
 }

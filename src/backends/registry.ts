@@ -33,27 +33,22 @@ export function backendKind(spec: KeyBackendSpec): BackendKind {
   return kind;
 }
 
-function factoryOf<K extends BackendKind>(kind: K): BackendFactory<K> {
-  const factory = FACTORIES[kind] as BackendFactory<K> | undefined;
+/** The factory and spec part of the backend a spec selects (typed loosely: which kind pairs with which is data). */
+function selected(spec: KeyBackendSpec): { factory: BackendFactory; part: never } {
+  const kind = backendKind(spec);
+  const factory = FACTORIES[kind];
   if (!factory) throw new UnsupportedError(`the ${kind} backend is not available in this version of Keyward`);
-  return factory;
-}
-
-function partOf<K extends BackendKind>(spec: KeyBackendSpec, kind: K): NonNullable<KeyBackendSpec[K]> {
-  const part = spec[kind];
-  if (part === undefined) throw new MisconfiguredError(`spec.${kind} is not set`);
-  return part;
+  return { factory, part: spec[kind] as never };
 }
 
 /** The Secrets the backend a spec selects needs, by name. */
 export function credentialReferences(spec: KeyBackendSpec): Readonly<Record<string, SecretReference>> {
-  const kind = backendKind(spec);
-  const factory = FACTORIES[kind] as BackendFactory | undefined;
-  return factory ? factory.credentials(partOf(spec, kind) as never) : {};
+  const { factory, part } = selected(spec);
+  return factory.credentials(part);
 }
 
 /** Connects to the backend a spec selects. */
 export async function openBackend(spec: KeyBackendSpec, credentials: Credentials): Promise<KeyBackend> {
-  const kind = backendKind(spec);
-  return (factoryOf(kind) as BackendFactory).open(partOf(spec, kind) as never, credentials);
+  const { factory, part } = selected(spec);
+  return factory.open(part, credentials);
 }

@@ -31,10 +31,10 @@ export function wrapBackend(backend: KeyBackend, around: Around): KeyBackend {
     capabilities: () => backend.capabilities(),
     close: () => backend.close(),
   };
+  const target = backend as unknown as Record<BackendCall, (...args: unknown[]) => Promise<unknown>>;
   for (const operation of BACKEND_CALLS) {
-    const method = backend[operation] as (...args: unknown[]) => Promise<unknown>;
     wrapped[operation] = (...args: unknown[]) =>
-      around(operation, args, (callArgs) => method.apply(backend, callArgs));
+      around(operation, args, (callArgs) => target[operation](...callArgs));
   }
   return wrapped as unknown as KeyBackend;
 }

@@ -8,5 +8,22 @@ export const ConditionType = {
   Rotating: 'Rotating',
   QuorumReached: 'QuorumReached',
   Witnessed: 'Witnessed',
+  /** False while an archived version is missing from the backend (the current one is fine). */
+  VersionsIntact: 'VersionsIntact',
+  /** False while the spec asks for something this version of Keyward does not do yet. */
+  SpecInEffect: 'SpecInEffect',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
+
+/** Reasons of the ManagedKey conditions (Ready, BackendReady, Rotating, Distributed) and its Warning events. */
+export const KeyReason = {
+  KeyReady: 'KeyReady',
+  KeyMissing: 'KeyMissing',
+  FingerprintMismatch: 'FingerprintMismatch',
+  UnrecordedVersions: 'UnrecordedVersions',
+  TargetMismatch: 'TargetMismatch',
+  PendingGeneration: 'PendingGeneration',
+  PendingDestruction: 'PendingDestruction',
+  RecoveryNotInEffect: 'RecoveryNotInEffect',
+  BackendNotReady: 'BackendNotReady',
+} as const;

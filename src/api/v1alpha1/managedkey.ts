@@ -41,6 +41,11 @@ export const VERSION_STATES = [
 ] as const;
 
 export const MAX_RETAIN_VERSIONS = 100;
+/** Versions a status records over a key's life (destroyed ones included); at daily rotation, about three years. */
+export const MAX_RECORDED_VERSIONS = 1000;
+
+/** A CEL map from version state to its place in the lifecycle. */
+const VERSION_RANK = `{${VERSION_STATES.map((state, rank) => `'${state}': ${String(rank)}`).join(', ')}}`;
 
 const MaintenanceWindow = Type.Object(
   {
@@ -247,32 +252,54 @@ const KeyVersion = Type.Object(
       Type.String({
         description:
           'Reference to the key in the backend: an RFC 7512 pkcs11: URI (never with a PIN) or a cloud resource name.',
+        maxLength: 2048,
       }),
     ),
     backendVersion: Type.Optional(
       Type.String({
         description:
           "The backend's own id of the version: the CKA_ID (hex) on PKCS#11, the version GUID on Azure, the CryptoKeyVersion on GCP, the key id on AWS.",
-        maxLength: 512,
+        maxLength: 256,
       }),
     ),
     target: Type.Optional(
       Type.String({
         description:
           'The token, vault or key ring the version was made on (KeyBackend status.info.target). The version is never generated, changed or destroyed anywhere else.',
-        maxLength: 1024,
+        maxLength: 512,
       }),
     ),
     fingerprint: Type.Optional(
       Type.String({
         description: 'SHA-256 of the SubjectPublicKeyInfo, as SHA256:<base64>. Absent for symmetric keys.',
+        maxLength: 64,
       }),
     ),
     createdTime: Timestamp('When this version was generated.'),
     archivedTime: Type.Optional(Timestamp('When this version stopped being current.')),
     destroyTime: Type.Optional(Timestamp('When this version is (or was) destroyed.')),
+    destroyHeldUntil: Type.Optional(
+      Timestamp(
+        'Where the backend holds a destruction longer than destroyTime (it schedules destruction with a minimum of its own): when it lets the version go.',
+      ),
+    ),
   },
-  { description: 'One version of the key.' },
+  docOptions({
+    description: 'One version of the key.',
+    // Status is not the only record, but it must not be bent either: whoever may write status cannot move a
+    // version backwards, re-point it, or bring its destruction forward.
+    rules: [
+      {
+        rule: `${VERSION_RANK}[self.state] >= ${VERSION_RANK}[oldSelf.state] || (oldSelf.state == 'Disabled' && self.state == 'Archived')`,
+        message:
+          "a version's state only moves forward (Generating, Active, Archived, Disabled, PendingDestruction, Destroyed), except from Disabled back to Archived",
+      },
+      ...['destroyTime', 'backendVersion', 'target', 'fingerprint'].map((field) => ({
+        rule: `!has(oldSelf.${field}) || (has(self.${field}) && self.${field} == oldSelf.${field})`,
+        message: `a version's ${field} cannot change once set`,
+      })),
+    ],
+  }),
 );
 
 export const ManagedKeyStatus = Type.Object(
@@ -298,7 +325,8 @@ export const ManagedKeyStatus = Type.Object(
     ),
     versions: Type.Optional(
       Type.Array(KeyVersion, {
-        description: 'Every version still known to the backend, newest first.',
+        description: 'Every version the key has had, newest first (destroyed ones stay, as the record of them).',
+        maxItems: MAX_RECORDED_VERSIONS,
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['version'],
       }),
@@ -327,7 +355,23 @@ export const ManagedKeyStatus = Type.Object(
       }),
     ),
   },
-  { description: 'Observed state of the ManagedKey.' },
+  docOptions({
+    description: 'Observed state of the ManagedKey.',
+    rules: [
+      {
+        rule: '!has(oldSelf.currentVersion) || (has(self.currentVersion) && self.currentVersion >= oldSelf.currentVersion)',
+        message: 'status.currentVersion never goes down',
+      },
+      {
+        rule: '!has(oldSelf.destroyTime) || (has(self.destroyTime) && self.destroyTime == oldSelf.destroyTime)',
+        message: 'status.destroyTime cannot change once set',
+      },
+      {
+        rule: '!has(oldSelf.versions) || (has(self.versions) && oldSelf.versions.all(o, self.versions.exists(v, v.version == o.version)))',
+        message: 'a version recorded in status.versions cannot be removed',
+      },
+    ],
+  }),
 );
 
 export const ManagedKey = defineResource({
@@ -340,6 +384,12 @@ export const ManagedKey = defineResource({
     'A ManagedKey is one logical cryptographic key and all its versions, kept in a KeyBackend through its whole lifecycle: generation, distribution, use, rotation, archival and destruction.',
   spec: ManagedKeySpec,
   status: ManagedKeyStatus,
+  rules: [
+    {
+      rule: '!has(oldSelf.status) || !has(oldSelf.status.versions) || (has(self.status) && has(self.status.versions))',
+      message: 'status.versions cannot be removed: it is the record of every version of the key',
+    },
+  ],
   printerColumns: [
     { name: 'Backend', type: 'string', description: 'KeyBackend.', jsonPath: '.spec.backendRef.name' },
     { name: 'Algorithm', type: 'string', description: 'Key algorithm.', jsonPath: '.spec.algorithm' },

@@ -14,6 +14,7 @@ export interface ObjectIdentity {
   readonly label: string;
   /** CKA_LABEL of the public key (differs only where the token wants unique labels). */
   readonly publicLabel: string;
+  readonly version: number;
 }
 
 const PUBLIC_SUFFIX = '/pub';
@@ -27,11 +28,12 @@ export function objectIdentity(identity: KeyIdentity, profile: VendorProfile): O
     identity.versionId !== undefined
       ? [Buffer.from(identity.versionId, 'hex')]
       : derivedIds(digest, profile.idLength);
-  return { ids, label, publicLabel: label + suffix };
+  return { ids, label, publicLabel: label + suffix, version: identity.version };
 }
 
+/** Short ids get alternatives; two 128-bit ids never collide by chance, so one that is taken was taken on purpose. */
 function derivedIds(digest: Buffer, idLength: number): Buffer[] {
-  const count = Math.min(MAX_CANDIDATES, Math.floor(digest.length / idLength));
+  const count = idLength >= 16 ? 1 : Math.min(MAX_CANDIDATES, Math.floor(digest.length / idLength));
   return Array.from({ length: count }, (_, i) => digest.subarray(i * idLength, (i + 1) * idLength));
 }
 

@@ -10,6 +10,7 @@ import type {
   BackendTarget,
   CallOptions,
   CreateResult,
+  DestroyRequest,
   DestroyResult,
   KeyBackend,
   KeySpec,
@@ -204,7 +205,9 @@ export class Pkcs11Backend implements KeyBackend {
             'C_GetSessionInfo',
           );
         }
-        const warnings = PIN_WARNINGS.flatMap(([flag, warning]) => ((raw.flags & flag) !== 0 ? [warning] : []));
+        const warnings = PIN_WARNINGS.flatMap(([flag, warning]) =>
+          (raw.flags & flag) !== 0 ? [warning] : [],
+        );
         return { info, warnings };
       },
       options?.signal,
@@ -216,7 +219,9 @@ export class Pkcs11Backend implements KeyBackend {
       identity,
       'observe',
       (session, { id, objects }, oid) =>
-        objects === undefined ? undefined : this.#observed(this.#ownState(session, objects, oid), objects, id),
+        objects === undefined
+          ? undefined
+          : this.#observed(this.#ownState(session, objects, oid), objects, id, identity.version),
       options,
     );
   }
@@ -263,7 +268,9 @@ export class Pkcs11Backend implements KeyBackend {
           }
           const [slot] = free;
           if (slot === undefined) {
-            throw new AlreadyExistsError(`every id ${oid.label} may have is taken by other keys on the token`);
+            throw new AlreadyExistsError(
+              `every id ${oid.label} may have is taken by other keys on the token`,
+            );
           }
           // Only public halves can be left without a key (a destroy interrupted halfway); they hold nothing secret.
           for (const stray of slot.found) this.#pkcs11.C_DestroyObject(session, stray.handle);
@@ -291,11 +298,7 @@ export class Pkcs11Backend implements KeyBackend {
     );
   }
 
-  async sign(
-    identity: KeyIdentity,
-    input: SignInput,
-    options?: SignOptions & CallOptions,
-  ): Promise<Buffer> {
+  async sign(identity: KeyIdentity, input: SignInput, options?: SignOptions & CallOptions): Promise<Buffer> {
     return this.#withKey(
       identity,
       'sign with',
@@ -328,7 +331,8 @@ export class Pkcs11Backend implements KeyBackend {
         assertSignInput(algorithm, input);
         const scheme = signatureScheme(algorithm, this.#mechanisms, input, options);
         const verifier = isAsymmetric(algorithm) ? key.public : key.primary;
-        if (verifier === undefined) throw new NotFoundError(`the public key object of ${oid.label} is missing`);
+        if (verifier === undefined)
+          throw new NotFoundError(`the public key object of ${oid.label} is missing`);
         const decoded = scheme.decode(signature);
         if (decoded === undefined) return false;
         this.#pkcs11.C_VerifyInit(session, scheme.mechanism, verifier.handle);
@@ -355,12 +359,18 @@ export class Pkcs11Backend implements KeyBackend {
           const key = this.#require(objects, oid);
           const state = this.#ownState(session, key, oid);
           assertUsagesAllowed(state.algorithm, usages);
-          this.#pkcs11.C_SetAttributeValue(session, key.primary.handle, useFlagTemplate(key.primary.cls, usages));
+          this.#pkcs11.C_SetAttributeValue(
+            session,
+            key.primary.handle,
+            useFlagTemplate(key.primary.cls, usages),
+          );
           if (key.public !== undefined) {
             this.#pkcs11.C_SetAttributeValue(session, key.public.handle, useFlagTemplate('public', usages));
           }
           // Read back: a token that silently keeps a flag must not pass for a disabled key.
-          const settable = [key.primary, key.public].flatMap((object) => (object ? usagesOfClass(object.cls) : []));
+          const settable = [key.primary, key.public].flatMap((object) =>
+            object ? usagesOfClass(object.cls) : [],
+          );
           const expected = usages.filter((usage) => settable.includes(usage));
           const actual = inspectKey(this.#pkcs11, session, key).usages;
           if (!sameUsages(actual, expected)) {
@@ -374,27 +384,40 @@ export class Pkcs11Backend implements KeyBackend {
     );
   }
 
-  async destroy(identity: KeyIdentity, request?: CallOptions): Promise<DestroyResult> {
+  async destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult> {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
+    // A token has no delayed destroy: the controller keeps the window (status destroyTime) and asks when it is over.
     return this.#exclusive(oid.ids[0] ?? TOKEN_WIDE, () =>
       this.#pool.use(
         `destroy ${oid.label}`,
         (session): DestroyResult => {
-          let destroyed = false;
           for (const id of oid.ids) {
             const found = findObjectsById(this.#pkcs11, session, id);
             // With short ids (YubiHSM) another key could share an id: only objects with our labels are ours.
             const ours = found.filter((o) => o.label === oid.label || o.label === oid.publicLabel);
+            if (ours.length === 0 && found.length > 0 && oid.ids.length === 1) {
+              const label = found[0]?.label ?? '';
+              throw new AlreadyExistsError(
+                `the id of ${oid.label} is taken by an object labelled "${label}"`,
+              );
+            }
+            if (ours.length === 0) continue;
             // Private and secret keys first: an interruption leaves at most a public key, which create cleans up.
-            const ordered = [...ours.filter((o) => o.cls !== 'public'), ...ours.filter((o) => o.cls === 'public')];
+            const ordered = [
+              ...ours.filter((o) => o.cls !== 'public'),
+              ...ours.filter((o) => o.cls === 'public'),
+            ];
             for (const object of ordered) this.#pkcs11.C_DestroyObject(session, object.handle);
-            this.#index.put(id, found.filter((o) => !ours.includes(o)));
-            destroyed ||= ours.length > 0;
+            this.#index.put(
+              id,
+              found.filter((o) => !ours.includes(o)),
+            );
+            return { outcome: 'destroyed' };
           }
-          return { outcome: destroyed ? 'destroyed' : 'absent' };
+          return { outcome: 'absent' };
         },
-        request?.signal,
+        request.signal,
       ),
     );
   }
@@ -498,7 +521,12 @@ export class Pkcs11Backend implements KeyBackend {
     return { ...state, algorithm };
   }
 
-  #observed(state: KeyState & { readonly algorithm: Algorithm }, key: KeyObjects, id: Buffer): ObservedVersion {
+  #observed(
+    state: KeyState & { readonly algorithm: Algorithm },
+    key: KeyObjects,
+    id: Buffer,
+    version: number,
+  ): ObservedVersion {
     const keyRef = pkcs11Uri({
       token: this.#token.info.tokenLabel,
       serial: this.#token.info.serial,
@@ -507,6 +535,7 @@ export class Pkcs11Backend implements KeyBackend {
       type: key.primary.cls,
     });
     return {
+      version,
       versionId: id.toString('hex'),
       target: this.target.id,
       state: state.usages.length > 0 ? 'Enabled' : 'Disabled',
@@ -563,7 +592,7 @@ export class Pkcs11Backend implements KeyBackend {
     if (problems.length > 0) {
       throw new PolicyViolationError(`${oid.label} exists but cannot be adopted: ${problems.join('; ')}`);
     }
-    return this.#observed(state, key, id);
+    return this.#observed(state, key, id, oid.version);
   }
 
   /** Reads a new key back; one the token did not make as asked is destroyed and reported, never used. */
@@ -587,7 +616,7 @@ export class Pkcs11Backend implements KeyBackend {
         `the token did not generate ${oid.label} as requested: ${problems.join('; ')}`,
       );
     }
-    return this.#observed({ ...state, algorithm: state.algorithm }, key, id);
+    return this.#observed({ ...state, algorithm: state.algorithm }, key, id, oid.version);
   }
 
   /**
@@ -595,10 +624,16 @@ export class Pkcs11Backend implements KeyBackend {
    * same version at the same moment; the one that finds a twin destroys its own new key, which nobody has recorded,
    * and the retry adopts the other. Never the other way round: the twin may already be in someone's status.
    */
-  #yieldToConcurrentWriter(session: pkcs11js.Handle, mine: KeyObjects, oid: ObjectIdentity, id: Buffer): void {
+  #yieldToConcurrentWriter(
+    session: pkcs11js.Handle,
+    mine: KeyObjects,
+    oid: ObjectIdentity,
+    id: Buffer,
+  ): void {
     const found = findObjectsById(this.#pkcs11, session, id);
     const isMine = (o: IndexedObject): boolean =>
-      o.handle.equals(mine.primary.handle) || (mine.public !== undefined && o.handle.equals(mine.public.handle));
+      o.handle.equals(mine.primary.handle) ||
+      (mine.public !== undefined && o.handle.equals(mine.public.handle));
     const twins = found.filter((o) => o.cls !== 'public' && !isMine(o));
     if (twins.length === 0) {
       this.#index.put(id, found);

@@ -15,7 +15,10 @@ const OAEP_SHA1_PARAMETER: pkcs11js.RsaOAEP = {
   mgf: pkcs11js.CKG_MGF1_SHA1,
   source: 1, // CKZ_DATA_SPECIFIED, with no label
 };
-const OAEP_SHA1: pkcs11js.Mechanism = { mechanism: pkcs11js.CKM_RSA_PKCS_OAEP, parameter: OAEP_SHA1_PARAMETER };
+const OAEP_SHA1: pkcs11js.Mechanism = {
+  mechanism: pkcs11js.CKM_RSA_PKCS_OAEP,
+  parameter: OAEP_SHA1_PARAMETER,
+};
 
 export interface PairProofSubject {
   readonly pkcs11: pkcs11js.PKCS11;

@@ -9,7 +9,8 @@ import { isPkcs11Error, isSessionFatal, toBackendError } from './errors.ts';
 export type LogIn = (session: pkcs11js.Handle) => void;
 
 function abortedCheck(operation: string, signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw new RetryableError(`${operation}: the call was cancelled (deadline or shutdown)`);
+  if (signal?.aborted)
+    throw new RetryableError(`${operation}: the call was cancelled (deadline or shutdown)`);
 }
 
 export class SessionPool {

@@ -78,11 +78,17 @@ export function signatureScheme(
       const pss = options.rsaPadding === 'pss';
       if ('message' in input) {
         return pss
-          ? { ...plain(0, input.message), mechanism: { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS_PSS, parameter: PSS_SHA256_PARAMETER } }
+          ? {
+              ...plain(0, input.message),
+              mechanism: { mechanism: pkcs11js.CKM_SHA256_RSA_PKCS_PSS, parameter: PSS_SHA256_PARAMETER },
+            }
           : plain(pkcs11js.CKM_SHA256_RSA_PKCS, input.message);
       }
       return pss
-        ? { ...plain(0, input.digest), mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS_PSS, parameter: PSS_SHA256_PARAMETER } }
+        ? {
+            ...plain(0, input.digest),
+            mechanism: { mechanism: pkcs11js.CKM_RSA_PKCS_PSS, parameter: PSS_SHA256_PARAMETER },
+          }
         : plain(pkcs11js.CKM_RSA_PKCS, Buffer.concat([SHA256_DIGEST_INFO, input.digest]));
     }
     case 'HMAC_SHA256':

@@ -30,7 +30,10 @@ export async function readCredentials(
     const where = `Secret ${reference.namespace}/${reference.name}`;
     const fail = (reason: string, message: string, version: string): CredentialsRead => {
       for (const value of credentials.values()) value.fill(0);
-      return { version: [...versions, version].join(','), unavailable: { reason, message, transient: false } };
+      return {
+        version: [...versions, version].join(','),
+        unavailable: { reason, message, transient: false },
+      };
     };
     let secret: Secret;
     try {
@@ -48,7 +51,8 @@ export async function readCredentials(
     }
     const version = secret.metadata.resourceVersion ?? '';
     const encoded = secret.data?.[reference.key];
-    if (encoded === undefined) return fail('SecretKeyNotFound', `${where} has no key "${reference.key}"`, version);
+    if (encoded === undefined)
+      return fail('SecretKeyNotFound', `${where} has no key "${reference.key}"`, version);
     credentials.set(name, Buffer.from(encoded, 'base64'));
     versions.push(version);
   }

@@ -5,16 +5,14 @@
 // (versions.ts), so a reconcile that died half-way is finished by the next one, by adoption, never by a duplicate.
 // In steady state a reconcile reads only caches and memory: no backend call and no API write.
 import { isAsymmetric } from '../../api/algorithms.ts';
-import { ConditionType } from '../../api/v1alpha1/conditions.ts';
+import { ConditionType, KeyReason } from '../../api/v1alpha1/conditions.ts';
 import type { KeyBackendObject } from '../../api/v1alpha1/keybackend.ts';
-import { ManagedKey } from '../../api/v1alpha1/managedkey.ts';
-import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
+import type { ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
 import type { KeyBackend } from '../../backends/backend.ts';
 import { isBackendError } from '../../backends/errors.ts';
-import { failpoint } from '../../failpoints.ts';
 import { matchesLabelSelector } from '../../kube/label-selector.ts';
 import type { KubeObject } from '../../kube/object.ts';
-import { builtinResources, resourceTypeOf } from '../../kube/resource.ts';
+import { builtinResources } from '../../kube/resource.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import type { ControllerDefinition, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import { addFinalizer, isBeingDeleted } from '../../runtime/finalizers.ts';
@@ -23,23 +21,20 @@ import { updateStatus } from '../../runtime/status.ts';
 import type { BackendConnections } from '../keybackend/connections.ts';
 import { keyBackendType } from '../keybackend/controller.ts';
 import { finalizeKey } from './deletion.ts';
-import {
-  FingerprintMismatchError,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
-  distributePublicKeys,
-} from './distribution.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, distributePublicKeys } from './distribution.ts';
 import type { ConfigMap, PublicKeyCache } from './distribution.ts';
-import { ageAndDestroy, rotateIfDue } from './lifecycle.ts';
+import { ageAndDestroy, ensureFirstVersion, rotateIfDue } from './lifecycle.ts';
 import type { RotationCounter } from './lifecycle.ts';
-import { acknowledged, nextLifecycleEvent } from './rotation.ts';
-import { currentVersionFields, generateVersion, keyIdentity, usagesInState } from './versions.ts';
+import { KEY_FINALIZER, managedKeyType } from './names.ts';
+import { nextLifecycleEvent } from './rotation.ts';
+import { VersionIntegrityError, verifyVersions } from './verification.ts';
+
+export { KEY_FINALIZER, managedKeyType } from './names.ts';
 
 /** Even with nothing scheduled sooner, a key is looked at once a day (timers that long drift, and clocks jump). */
 const MAX_REQUEUE_MS = 86_400_000;
-
-export const managedKeyType = resourceTypeOf(ManagedKey);
-export const KEY_FINALIZER = 'keyward.io/key-lifecycle';
+/** How often a version an asynchronous backend is still generating (GCP PENDING_GENERATION) is looked at. */
+const PENDING_GENERATION_POLL_MS = 5_000;
 
 export interface ManagedKeyControllerDeps {
   connections: BackendConnections;
@@ -62,15 +57,6 @@ export interface Blocked {
 
 export type Resolution =
   { backend: KeyBackend; keyBackend: KeyBackendObject } | { blocked: Blocked } | { awaitingConnection: true };
-
-/** Thrown when a recorded version is gone from the backend or no longer what was generated. */
-class VersionIntegrityError extends Error {
-  readonly reason: 'KeyMissing' | 'FingerprintMismatch';
-  constructor(message: string, reason: 'KeyMissing' | 'FingerprintMismatch') {
-    super(message);
-    this.reason = reason;
-  }
-}
 
 export function managedKeyController(deps: ManagedKeyControllerDeps): ControllerDefinition<ManagedKeyObject> {
   // Versions checked against the backend since this process started; a restart checks each once again.
@@ -179,31 +165,35 @@ async function reconcileKey(
   const backendName = keyBackend.metadata.name ?? '';
   condition(ConditionType.BackendReady, 'True', 'Connected', `KeyBackend ${backendName} is ready`);
   status.effectiveFipsLevel = keyBackend.spec.fipsLevel;
+  status.archival = backend.capabilities().archival;
+  reportIgnoredSpec(key, condition, status);
 
+  const save = (next: ManagedKeyStatus) => writer.write(context, next);
   try {
     if (!status.currentVersion) {
-      status.phase = 'Generating';
-      const { entry, outcome } = await generateVersion(backend, key, 1, now);
-      failpoint('managedkey-after-generate');
-      Object.assign(
-        status,
-        currentVersionFields(entry),
-        { versions: [entry], phase: 'Active' },
-        acknowledged(key),
-      );
-      // Recorded at once: from here on the version exists in status whatever happens next.
-      await writer.write(context, status);
-      context.recorder.record(key, {
-        type: 'Normal',
-        reason: outcome === 'created' ? 'KeyCreated' : 'KeyAdopted',
-        action: 'Generate',
-        note: `version 1 ${outcome === 'created' ? 'generated' : 'found and adopted'} in KeyBackend ${backendName}${entry.fingerprint ? ` (${entry.fingerprint})` : ''}`,
-      });
+      const first = await ensureFirstVersion(key, status, now, { backend, context, save });
+      Object.assign(status, first.status);
+      if (!first.done) {
+        condition(ConditionType.Ready, 'False', KeyReason.PendingGeneration, first.message);
+        await save(status);
+        return { requeueAfter: PENDING_GENERATION_POLL_MS };
+      }
     }
-    const converge = (next: ManagedKeyStatus) =>
-      verifyVersions(key, next.versions ?? [], backend, deps, verified);
-    const save = (next: ManagedKeyStatus) => writer.write(context, next);
-    await converge(status);
+    const converge = async (next: ManagedKeyStatus): Promise<ManagedKeyStatus> => {
+      const result = await verifyVersions(key, next.versions ?? [], backend, deps.publicKeys, verified, now);
+      if (result.missing.length > 0) {
+        condition(
+          ConditionType.VersionsIntact,
+          'False',
+          KeyReason.KeyMissing,
+          `archived version(s) ${result.missing.join(', ')} are missing from the backend; the current version is unaffected`,
+        );
+      } else {
+        status.conditions = status.conditions?.filter((c) => c.type !== ConditionType.VersionsIntact);
+      }
+      return { ...next, versions: result.versions };
+    };
+    Object.assign(status, await converge(status));
 
     if (key.spec.rotation) {
       const rotation = await rotateIfDue(key, status, now, {
@@ -224,6 +214,10 @@ async function reconcileKey(
       }
       const [reason, message] = rotationState(status, rotation.plan.windowProblem);
       condition(ConditionType.Rotating, 'False', reason, message);
+      if (rotation.pending) {
+        await save(status);
+        return { requeueAfter: PENDING_GENERATION_POLL_MS };
+      }
     } else {
       status.nextRotationTime = undefined;
       status.conditions = status.conditions?.filter((c) => c.type !== ConditionType.Rotating);
@@ -244,7 +238,7 @@ async function reconcileKey(
     condition(
       ConditionType.Ready,
       'True',
-      'KeyReady',
+      KeyReason.KeyReady,
       `version ${status.currentVersion ?? 1} is active in KeyBackend ${backendName}`,
     );
   } catch (error) {
@@ -269,6 +263,30 @@ async function reconcileKey(
   return next === undefined ? {} : { requeueAfter: Math.min(Math.max(next - now, 1_000), MAX_REQUEUE_MS) };
 }
 
+/** Fields the spec accepts that this version of Keyward does not act on yet: said in a condition, not ignored. */
+function reportIgnoredSpec(
+  key: ManagedKeyObject,
+  condition: (type: string, state: 'True' | 'False', reason: string, message: string) => void,
+  status: ManagedKeyStatus,
+): void {
+  const ignored = [
+    ...(key.spec.recovery ? ['spec.recovery (M-of-N backup of the key): no backup is made'] : []),
+    ...(key.spec.protection.exportable
+      ? ['spec.protection.exportable: the key is generated non-extractable and never leaves the backend']
+      : []),
+  ];
+  if (ignored.length > 0) {
+    condition(
+      ConditionType.SpecInEffect,
+      'False',
+      KeyReason.RecoveryNotInEffect,
+      `not in effect in this version of Keyward: ${ignored.join('; ')}`,
+    );
+  } else {
+    status.conditions = status.conditions?.filter((c) => c.type !== ConditionType.SpecInEffect);
+  }
+}
+
 /** The Rotating condition's reason and message once this reconcile's rotation work is done. */
 function rotationState(status: ManagedKeyStatus, windowProblem: string | undefined): [string, string] {
   if ((status.failedRotationAttempts ?? 0) > 0) {
@@ -279,51 +297,6 @@ function rotationState(status: ManagedKeyStatus, windowProblem: string | undefin
   }
   if (windowProblem) return ['WindowNeverOpens', windowProblem];
   return ['Scheduled', `next rotation at ${status.nextRotationTime ?? ''}`];
-}
-
-/**
- * Checks, once per process, that each recorded version is in the backend, is the key that was generated (its
- * fingerprint), and may do exactly what its state allows, restoring the usages if someone changed them.
- */
-async function verifyVersions(
-  key: ManagedKeyObject,
-  versions: readonly KeyVersion[],
-  backend: KeyBackend,
-  deps: ManagedKeyControllerDeps,
-  verified: Set<string>,
-): Promise<void> {
-  for (const version of versions) {
-    if (version.state === 'Destroyed') continue;
-    const memo = `${key.metadata.uid ?? ''}/${version.version}/${version.state}`;
-    if (verified.has(memo)) continue;
-    const identity = keyIdentity(key, version.version);
-    const observed = await backend.observe(identity);
-    if (!observed) {
-      // Destroyed after it was marked, before status said so (a crash): its destruction finishes the record.
-      if (version.state === 'PendingDestruction') continue;
-      throw new VersionIntegrityError(
-        `version ${version.version} (${version.keyRef}) is missing from the backend; it was not regenerated, to avoid silently replacing a key that is in use`,
-        'KeyMissing',
-      );
-    }
-    if (isAsymmetric(key.spec.algorithm)) {
-      try {
-        await deps.publicKeys.get(backend, key, version);
-      } catch (error) {
-        if (error instanceof FingerprintMismatchError) {
-          throw new VersionIntegrityError(error.message, 'FingerprintMismatch');
-        }
-        throw error;
-      }
-    }
-    const expected = usagesInState(version.state, key.spec.usages);
-    if (!sameSet(observed.usages, expected)) await backend.setUsages(identity, expected);
-    verified.add(memo);
-  }
-}
-
-function sameSet<T>(a: readonly T[], b: readonly T[]): boolean {
-  return a.length === b.length && a.every((item) => b.includes(item));
 }
 
 interface Failure {
@@ -344,6 +317,10 @@ function describeFailure(error: unknown): Failure | undefined {
       integrity: true,
       retry: false,
     };
+  }
+  if (isBackendError(error) && error.code === 'TargetMismatch') {
+    // The KeyBackend reaches another token, vault or key ring than the versions were made on: nothing is done there.
+    return { reason: error.code, message: error.message, backendFault: false, integrity: true, retry: false };
   }
   if (isBackendError(error)) {
     return {

@@ -2,12 +2,17 @@
 // - Retain: nothing; the key stays in the backend.
 // - Disable: every version loses all its usages (CKA_SIGN, CKA_DECRYPT, ... cleared), then the object goes.
 // - Destroy: every version is disabled at once and the key shows PendingDestruction with the time of destruction;
-//   after destroyAfter, every version is destroyed, then the object goes.
-// The finalizer is removed only after the backend confirmed, so no destruction is ever lost; and the time of
-// destruction is in status before anything irreversible happens, so a restart never destroys early.
-import { ConditionType } from '../../api/v1alpha1/conditions.ts';
-import type { ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
+//   after destroyAfter, every version is destroyed (or scheduled, where the backend holds it longer), then the
+//   object goes.
+// Every policy but Retain also looks at the version after the newest recorded one (version 1 for a key deleted
+// during its first generation), which a crash may have left in flight. The finalizer is removed only after the
+// backend confirmed, so no destruction is ever lost; the time of destruction is in status before anything irreversible
+// happens (and CEL keeps it from moving), so a restart never destroys early.
+import { ConditionType, KeyReason } from '../../api/v1alpha1/conditions.ts';
+import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
+import type { KeyBackend } from '../../backends/backend.ts';
 import { isBackendError } from '../../backends/errors.ts';
+import type { KeyIdentity } from '../../backends/identity.ts';
 import { failpoint } from '../../failpoints.ts';
 import { formatTime } from '../../runtime/clock.ts';
 import { setCondition } from '../../runtime/conditions.ts';
@@ -15,9 +20,8 @@ import type { ReconcileContext, ReconcileResult } from '../../runtime/controller
 import { parseDuration } from '../../runtime/duration.ts';
 import { removeFinalizer } from '../../runtime/finalizers.ts';
 import { updateStatus } from '../../runtime/status.ts';
-import { KEY_FINALIZER, managedKeyType } from './controller.ts';
-import type { KeyBackend } from '../../backends/backend.ts';
 import type { BackendConnections } from '../keybackend/connections.ts';
+import { KEY_FINALIZER, managedKeyType } from './names.ts';
 import { keyIdentity, newestVersion } from './versions.ts';
 
 /** How often a deletion blocked by an unavailable backend looks again (a KeyBackend change also wakes it). */
@@ -30,37 +34,42 @@ export async function finalizeKey(
 ): Promise<ReconcileResult> {
   if (!key.metadata.finalizers?.includes(KEY_FINALIZER)) return {};
   const policy = key.spec.deletionPolicy;
-  // Versions a crashed rotation may have created beyond those recorded are found by probing (see below).
-  const recorded = (key.status?.versions ?? []).filter((v) => v.state !== 'Destroyed').map((v) => v.version);
+  const recorded = (key.status?.versions ?? []).filter((v) => v.state !== 'Destroyed');
+  // Status marks a version in flight before the backend is asked to make it: with nothing recorded, nothing exists.
   if (policy === 'Retain' || (recorded.length === 0 && !key.status?.currentVersion)) {
     await removeFinalizer(context.client, managedKeyType, key, KEY_FINALIZER);
     return {};
   }
   const now = context.clock.now();
   const status: ManagedKeyStatus = { ...(key.status ?? {}) };
+  const ready = (reason: string, message: string): void => {
+    status.conditions = setCondition(
+      status.conditions,
+      { type: ConditionType.Ready, status: 'False', reason, message },
+      now,
+    );
+  };
 
   const connection = connections.get(key.spec.backendRef.name);
   if (!connection?.ready) {
     const why = connection ? connection.message : `KeyBackend ${key.spec.backendRef.name} is not connected`;
-    status.conditions = setCondition(
-      status.conditions,
-      {
-        type: ConditionType.Ready,
-        status: 'False',
-        reason: 'BackendNotReady',
-        message: `cannot ${policy === 'Disable' ? 'disable' : 'destroy'} the key yet: ${why}`,
-      },
-      now,
+    ready(
+      KeyReason.BackendNotReady,
+      `cannot ${policy === 'Disable' ? 'disable' : 'destroy'} the key yet: ${why}`,
     );
     await updateStatus(context.client, managedKeyType, key, status);
     return { requeueAfter: BLOCKED_RETRY_MS };
   }
   const { backend } = connection;
 
-  const versions = [...recorded, newestVersion(key.status?.versions) + 1];
+  const identities: KeyIdentity[] = [
+    ...recorded.map((v) => keyIdentity(key, v.version, v)),
+    keyIdentity(key, newestVersion(key.status?.versions) + 1),
+  ];
+  const destroyAfterSeconds = parseDuration(key.spec.destroyAfter) / 1000;
   try {
     if (policy === 'Disable' || !status.destroyTime) {
-      for (const version of versions) await disable(backend, key, version);
+      for (const identity of identities) await disable(backend, identity);
     }
     if (policy === 'Disable') {
       context.recorder.record(key, {
@@ -74,18 +83,12 @@ export async function finalizeKey(
     }
 
     if (!status.destroyTime) {
-      const destroyAt = now + parseDuration(key.spec.destroyAfter);
+      const destroyAt = now + destroyAfterSeconds * 1000;
       status.phase = 'PendingDestruction';
       status.destroyTime = formatTime(destroyAt);
-      status.conditions = setCondition(
-        status.conditions,
-        {
-          type: ConditionType.Ready,
-          status: 'False',
-          reason: 'PendingDestruction',
-          message: `the key is disabled and will be destroyed at ${status.destroyTime}`,
-        },
-        now,
+      ready(
+        KeyReason.PendingDestruction,
+        `the key is disabled and will be destroyed at ${status.destroyTime}`,
       );
       await updateStatus(context.client, managedKeyType, key, status);
       context.recorder.record(key, {
@@ -99,12 +102,22 @@ export async function finalizeKey(
     const destroyAt = Date.parse(status.destroyTime);
     if (now < destroyAt) return { requeueAfter: destroyAt - now };
 
-    for (const version of versions) {
-      await backend.destroy(keyIdentity(key, version));
+    let heldUntil = 0;
+    for (const identity of identities) {
+      const result = await backend.destroy(identity, { delaySeconds: 0, now });
+      if (result.outcome === 'scheduled') heldUntil = Math.max(heldUntil, result.destroyTime);
       failpoint('managedkey-after-destroy-version');
     }
+    if (heldUntil > now) {
+      ready(
+        KeyReason.PendingDestruction,
+        `the backend's own record holds the destruction until ${formatTime(heldUntil)}, later than status says`,
+      );
+      await updateStatus(context.client, managedKeyType, key, status);
+      return { requeueAfter: heldUntil - now };
+    }
     status.phase = 'Destroyed';
-    status.versions = (status.versions ?? []).map((v) => ({ ...v, state: 'Destroyed' as const }));
+    status.versions = (status.versions ?? []).map((v): KeyVersion => ({ ...v, state: 'Destroyed' }));
     const updated = (await updateStatus(context.client, managedKeyType, key, status)) ?? key;
     context.recorder.record(key, {
       type: 'Normal',
@@ -127,7 +140,6 @@ export async function finalizeKey(
 }
 
 /** Clears every usage of a version; a version that is not there (never made, or gone) needs nothing. */
-async function disable(backend: KeyBackend, key: ManagedKeyObject, version: number): Promise<void> {
-  const identity = keyIdentity(key, version);
+async function disable(backend: KeyBackend, identity: KeyIdentity): Promise<void> {
   if (await backend.observe(identity)) await backend.setUsages(identity, []);
 }

@@ -34,7 +34,7 @@ export class PublicKeyCache {
     const id = `${key.metadata.uid ?? ''}/${version.version}`;
     let spki = this.#spki.get(id);
     if (!spki) {
-      const publicKey = await backend.publicKey(keyIdentity(key, version.version));
+      const publicKey = await backend.publicKey(keyIdentity(key, version.version, version));
       // The fingerprint recorded at generation is checked before the key is handed to anyone.
       if (publicKey.fingerprint !== version.fingerprint) {
         throw new FingerprintMismatchError(

@@ -1,11 +1,16 @@
-// One reconcile's worth of rotation and version ageing for a key whose current version exists and was verified.
-// Each step writes status before the next irreversible one (see rotation.ts for why that is crash-safe).
-import type { ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
-import type { KeyBackend } from '../../backends/backend.ts';
+// One reconcile's worth of generation, rotation and version ageing. Each step writes status before the next
+// irreversible one: a version is marked in flight before the backend makes it, recorded once it exists, and marked
+// PendingDestruction with its time before anything destroys it.
+import { KeyReason } from '../../api/v1alpha1/conditions.ts';
+import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
+import type { KeyBackend, ObservedVersion } from '../../backends/backend.ts';
 import { isBackendError } from '../../backends/errors.ts';
 import { failpoint } from '../../failpoints.ts';
+import { formatTime } from '../../runtime/clock.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
+import { EXTERNAL_NAME_ANNOTATION } from './names.ts';
 import {
+  acknowledged,
   ageVersions,
   dueForDestruction,
   formatOptional,
@@ -14,7 +19,18 @@ import {
   recordRotationFailure,
 } from './rotation.ts';
 import type { RotationCause, RotationPlan } from './rotation.ts';
-import { generateVersion, keyIdentity, newestVersion } from './versions.ts';
+import { VersionIntegrityError } from './verification.ts';
+import {
+  currentVersionFields,
+  generateVersion,
+  identityRoot,
+  inFlightVersion,
+  keyIdentity,
+  markInFlight,
+  newestVersion,
+  observedFields,
+  unrecorded,
+} from './versions.ts';
 
 /** Counts rotations by result, for keyward_key_rotations_total. */
 export type RotationCounter = (result: 'success' | 'failure') => void;
@@ -22,31 +38,170 @@ export type RotationCounter = (result: 'success' | 'failure') => void;
 /** Writes the status as it stands (a no-op when nothing changed). */
 export type SaveStatus = (status: ManagedKeyStatus) => Promise<void>;
 
+interface StepDeps {
+  backend: KeyBackend;
+  context: ReconcileContext;
+  save: SaveStatus;
+}
+
 const CAUSES: Record<RotationCause, string> = {
   period: 'its cryptoperiod ended',
   trigger: 'spec.rotation.trigger changed',
   request: 'rotation was requested through the keyward.io/rotate-requested-at annotation',
 };
 
+/** Replaces the status entry of `entry.version` (the in-flight one) by `entry`. */
+function withEntry(status: ManagedKeyStatus, entry: KeyVersion): ManagedKeyStatus {
+  return {
+    ...status,
+    versions: (status.versions ?? []).map((v) => (v.version === entry.version ? entry : v)),
+  };
+}
+
 /**
- * Rotates the key if it is due. A failure is recorded (failedRotationAttempts, a later nextRotationTime) and
- * reported, never thrown: the current version stays usable. Returns the status to continue with.
+ * Version 1: re-attached on purpose, or marked in flight and generated (or adopted after a crash). Versions the
+ * backend holds that status does not record (an emptied status, one restored from a backup) stop it: they are
+ * neither forgotten nor silently taken over. `done` is false while an asynchronous backend is still generating.
+ */
+export async function ensureFirstVersion(
+  key: ManagedKeyObject,
+  status: ManagedKeyStatus,
+  now: number,
+  deps: StepDeps,
+): Promise<{ status: ManagedKeyStatus; done: boolean; message: string }> {
+  let working: ManagedKeyStatus = status;
+  let entry = inFlightVersion(working);
+  if (!entry) {
+    const found = await deps.backend.versions(keyIdentity(key, 1));
+    const strays = unrecorded(found, working.versions);
+    if (strays.length > 0) {
+      if (key.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION] === undefined) {
+        throw new VersionIntegrityError(
+          `the backend holds version(s) ${strays.join(', ')} of this key that status does not record (was status emptied or restored from a backup?); nothing was generated. To take them over on purpose, annotate the ManagedKey with ${EXTERNAL_NAME_ANNOTATION}: ${identityRoot(key)}`,
+          KeyReason.UnrecordedVersions,
+        );
+      }
+      const reattached = await reattach(key, found, now, deps.backend);
+      deps.context.recorder.record(key, {
+        type: 'Normal',
+        reason: 'KeyReattached',
+        action: 'Adopt',
+        note: `versions ${found.map((v) => v.version).join(', ')} of ${identityRoot(key)} were re-attached as ${EXTERNAL_NAME_ANNOTATION} asks`,
+      });
+      const saved = { ...working, ...reattached, phase: 'Active' as const, ...acknowledged(key) };
+      await deps.save(saved);
+      return { status: saved, done: true, message: '' };
+    }
+    working = { ...markInFlight(working, 1, now), phase: 'Generating' };
+    await deps.save(working); // in flight before the backend is asked: a crash resumes it, never repeats it
+    entry = inFlightVersion(working);
+  }
+  if (!entry) throw new Error('version 1 was marked in flight');
+  const generated = await generateVersion(deps.backend, key, entry, now);
+  failpoint('managedkey-after-generate');
+  if (!generated.done) {
+    return {
+      status: withEntry(working, generated.entry),
+      done: false,
+      message: `version 1 is being generated by the backend (${generated.entry.backendVersion ?? ''})`,
+    };
+  }
+  const recorded: ManagedKeyStatus = {
+    ...withEntry(working, generated.entry),
+    ...currentVersionFields(generated.entry),
+    phase: 'Active',
+    ...acknowledged(key),
+  };
+  await deps.save(recorded); // from here on the version exists in status whatever happens next
+  deps.context.recorder.record(key, {
+    type: 'Normal',
+    reason: generated.outcome === 'created' ? 'KeyCreated' : 'KeyAdopted',
+    action: 'Generate',
+    note: `version 1 ${generated.outcome === 'created' ? 'generated' : 'found and adopted'} on ${deps.backend.target.description}${generated.entry.fingerprint ? ` (${generated.entry.fingerprint})` : ''}`,
+  });
+  return { status: recorded, done: true, message: '' };
+}
+
+/** Status entries for versions found in the backend: the newest enabled one current, the others as they are. */
+async function reattach(
+  key: ManagedKeyObject,
+  found: readonly ObservedVersion[],
+  now: number,
+  backend: KeyBackend,
+): Promise<ManagedKeyStatus> {
+  const current = found.find((v) => v.state === 'Enabled');
+  const versions: KeyVersion[] = [];
+  for (const observed of found) {
+    const base = { version: observed.version, createdTime: formatTime(now), ...observedFields(observed) };
+    const identity = keyIdentity(key, observed.version, { ...base, state: 'Active' });
+    const fingerprint =
+      observed.state === 'Enabled' || observed.state === 'Disabled'
+        ? await backend.publicKey(identity).then(
+            (p) => p.fingerprint,
+            () => undefined,
+          )
+        : undefined;
+    const state: KeyVersion['state'] =
+      observed === current
+        ? 'Active'
+        : observed.state === 'Enabled'
+          ? 'Archived'
+          : observed.state === 'Disabled'
+            ? 'Disabled'
+            : observed.state === 'PendingGeneration'
+              ? 'Generating'
+              : observed.state === 'DestroyScheduled'
+                ? 'PendingDestruction'
+                : 'Destroyed';
+    versions.push({
+      ...base,
+      state,
+      ...(fingerprint ? { fingerprint } : {}),
+      ...(state === 'Archived' ? { archivedTime: formatTime(now) } : {}),
+      ...(observed.destroyTime === undefined ? {} : { destroyTime: formatTime(observed.destroyTime) }),
+    });
+  }
+  const currentEntry = versions.find((v) => v.state === 'Active');
+  return { versions, ...(currentEntry ? currentVersionFields(currentEntry) : {}) };
+}
+
+/**
+ * Rotates the key if it is due, or finishes a rotation a crash interrupted (its version is in flight). A failure is
+ * recorded (failedRotationAttempts, a later nextRotationTime) and reported, never thrown: the current version stays
+ * usable. `pending` is true while an asynchronous backend is still generating the new version.
  */
 export async function rotateIfDue(
   key: ManagedKeyObject,
   status: ManagedKeyStatus,
   now: number,
-  deps: { backend: KeyBackend; context: ReconcileContext; save: SaveStatus; countRotation: RotationCounter },
-): Promise<{ status: ManagedKeyStatus; plan: RotationPlan }> {
+  deps: StepDeps & { countRotation: RotationCounter },
+): Promise<{ status: ManagedKeyStatus; plan: RotationPlan; pending?: boolean }> {
   const plan = planRotation(key, status, now);
   const scheduled: ManagedKeyStatus = { ...status, nextRotationTime: formatOptional(plan.next) };
-  if (!plan.due) return { status: scheduled, plan };
+  const resumed = inFlightVersion(status);
+  if (!plan.due && !(resumed && !plan.backingOff)) return { status: scheduled, plan };
   const { context } = deps;
-  const version = newestVersion(status.versions) + 1;
+  const version = resumed?.version ?? newestVersion(status.versions) + 1;
   try {
-    const { entry } = await generateVersion(deps.backend, key, version, now);
+    let working = status;
+    if (!resumed) {
+      // Never adopt what status did not mark: a key already at this version was put there by someone else.
+      const existing = await deps.backend.observe(keyIdentity(key, version));
+      if (existing) {
+        throw new VersionIntegrityError(
+          `the backend already holds version ${version} of this key, which status never marked; it was not taken over and no rotation happened`,
+          KeyReason.UnrecordedVersions,
+        );
+      }
+      working = markInFlight(status, version, now);
+      await deps.save(working);
+    }
+    const entry = inFlightVersion(working);
+    if (!entry) throw new Error(`version ${version} was marked in flight`);
+    const generated = await generateVersion(deps.backend, key, entry, now);
     failpoint('rotation-after-generate');
-    const rotated = recordRotation(key, status, entry, now);
+    if (!generated.done) return { status: withEntry(working, generated.entry), plan, pending: true };
+    const rotated = recordRotation(key, working, generated.entry, now);
     await deps.save(rotated);
     failpoint('rotation-after-record');
     deps.countRotation('success');
@@ -54,14 +209,14 @@ export async function rotateIfDue(
       type: 'Normal',
       reason: 'KeyRotated',
       action: 'Rotate',
-      note: `version ${version} is now current because ${CAUSES[plan.due]}; next rotation ${rotated.nextRotationTime ?? 'not scheduled'}`,
+      note: `version ${version} is now current because ${plan.due ? CAUSES[plan.due] : 'an interrupted rotation was finished'}; next rotation ${rotated.nextRotationTime ?? 'not scheduled'}`,
     });
     if (status.currentVersion !== undefined) {
       context.recorder.record(key, {
         type: 'Normal',
         reason: 'VersionArchived',
         action: 'Archive',
-        note: `version ${status.currentVersion} is archived: it can still verify and decrypt, no longer sign or encrypt`,
+        note: archivalNote(status.currentVersion, deps.backend),
       });
     }
     return { status: rotated, plan };
@@ -80,21 +235,27 @@ export async function rotateIfDue(
   }
 }
 
+function archivalNote(version: number, backend: KeyBackend): string {
+  switch (backend.capabilities().archival) {
+    case 'usages':
+      return `version ${version} is archived: the backend lets it verify and decrypt, no longer sign or encrypt`;
+    case 'primary':
+      return `version ${version} is archived: it is no longer the backend's primary version, so new encryptions use the new one`;
+    case 'reference':
+      return `version ${version} is archived: the published reference moved to the new version; the backend cannot restrict the old one, so limit direct use of it with the backend's IAM`;
+  }
+}
+
 /**
  * Disables archived versions beyond retainVersions, marks those past destroyArchivedAfter PendingDestruction (saved
- * before anything happens to them), and destroys the pending ones whose time has come. `converge` brings backend
- * usages in line with the new states before anything is destroyed.
+ * before anything happens to them), and destroys the pending ones whose time has come. `converge` brings
+ * backend usages in line with the new states before anything is scheduled or destroyed.
  */
 export async function ageAndDestroy(
   key: ManagedKeyObject,
   status: ManagedKeyStatus,
   now: number,
-  deps: {
-    backend: KeyBackend;
-    context: ReconcileContext;
-    save: SaveStatus;
-    converge: (s: ManagedKeyStatus) => Promise<void>;
-  },
+  deps: StepDeps & { converge: (s: ManagedKeyStatus) => Promise<ManagedKeyStatus> },
 ): Promise<ManagedKeyStatus> {
   const { versions, transitions } = ageVersions(key, status.versions ?? [], now);
   let current: ManagedKeyStatus = { ...status, versions };
@@ -103,37 +264,49 @@ export async function ageAndDestroy(
     for (const { version, to } of transitions) {
       deps.context.recorder.record(key, {
         type: 'Normal',
-        reason: to === 'PendingDestruction' ? 'VersionDestructionScheduled' : 'VersionDisabled',
-        action: to === 'PendingDestruction' ? 'ScheduleDestroy' : 'Disable',
+        reason: transitionReason(to),
+        action: to === 'PendingDestruction' ? 'ScheduleDestroy' : to === 'Archived' ? 'Archive' : 'Disable',
         note:
           to === 'PendingDestruction'
             ? `version ${version} is disabled and will be destroyed at ${versions.find((v) => v.version === version)?.destroyTime ?? ''}`
-            : `version ${version} is beyond retainVersions and is disabled`,
+            : to === 'Archived'
+              ? `version ${version} is within retainVersions again and is archived (verify and decrypt only)`
+              : `version ${version} is beyond retainVersions and is disabled`,
       });
     }
   }
-  await deps.converge(current);
-  const due = dueForDestruction(current.versions ?? [], now);
-  if (due.length === 0) return current;
-  for (const version of due) {
-    await deps.backend.destroy(keyIdentity(key, version.version));
+  current = await deps.converge(current);
+  const outcomes = new Map<number, KeyVersion>();
+  for (const entry of dueForDestruction(current.versions ?? [], now)) {
+    const result = await deps.backend.destroy(keyIdentity(key, entry.version, entry), {
+      delaySeconds: 0,
+      now,
+    });
     failpoint('rotation-after-destroy');
+    // Absent: destroyed before a crash kept status from saying so (the version is PendingDestruction, its time came).
+    outcomes.set(
+      entry.version,
+      result.outcome === 'scheduled'
+        ? { ...entry, destroyHeldUntil: formatTime(result.destroyTime) }
+        : { ...entry, state: 'Destroyed' },
+    );
   }
-  const destroyed = new Set(due.map((v) => v.version));
-  current = {
-    ...current,
-    versions: (current.versions ?? []).map((v) =>
-      destroyed.has(v.version) ? { ...v, state: 'Destroyed' as const } : v,
-    ),
-  };
+  if (outcomes.size === 0) return current;
+  current = { ...current, versions: (current.versions ?? []).map((v) => outcomes.get(v.version) ?? v) };
   await deps.save(current);
-  for (const version of due) {
+  const destroyed = [...outcomes.values()].filter((v) => v.state === 'Destroyed').map((v) => v.version);
+  for (const version of destroyed) {
     deps.context.recorder.record(key, {
       type: 'Normal',
       reason: 'VersionDestroyed',
       action: 'Destroy',
-      note: `version ${version.version} was destroyed in the backend`,
+      note: `version ${version} was destroyed in the backend`,
     });
   }
   return current;
+}
+
+function transitionReason(to: KeyVersion['state']): string {
+  if (to === 'PendingDestruction') return 'VersionDestructionScheduled';
+  return to === 'Archived' ? 'VersionArchived' : 'VersionDisabled';
 }

@@ -23,6 +23,8 @@ export interface RotationPlan {
   next?: number;
   /** Set when the maintenance windows never open within a cryptoperiod after the key is due. */
   windowProblem?: string;
+  /** Waiting out the delay after a failed attempt. */
+  backingOff?: boolean;
 }
 
 const ms = (time: string | undefined): number | undefined =>
@@ -32,31 +34,39 @@ function currentEntry(status: ManagedKeyStatus): KeyVersion | undefined {
   return status.versions?.find((v) => v.version === status.currentVersion);
 }
 
-/** Whether and when the key rotates. A trigger or a request rotates at once; the period waits for a window. */
+/**
+ * Whether and when the key rotates. A trigger or a request rotates at once; the period rotates only while a window
+ * is open, also after a failed attempt or downtime: a window that closed meanwhile is waited for again.
+ */
 export function planRotation(key: ManagedKeyObject, status: ManagedKeyStatus, now: number): RotationPlan {
   const rotation = key.spec.rotation;
   const current = currentEntry(status);
   if (!rotation || !current) return {};
   const request = key.metadata.annotations?.[ROTATE_ANNOTATION];
   const period = parseDuration(rotation.period);
+  const windows = rotation.windows ?? [];
   // The cryptoperiod of the current version.
   const due = Date.parse(current.createdTime) + period;
-  const opening = nextWindowOpening(rotation.windows ?? [], due, period);
   const retryAt = (status.failedRotationAttempts ?? 0) > 0 ? ms(status.nextRotationTime) : undefined;
+  const from = Math.max(due, retryAt ?? due);
+  const opening = nextWindowOpening(windows, from, period);
   const plan: RotationPlan = {
-    next: retryAt ?? opening ?? due,
+    next: opening ?? retryAt ?? due,
     ...(opening === undefined
       ? {
           windowProblem: `no maintenance window opens within ${rotation.period} after the key is due to rotate`,
         }
       : {}),
   };
-  if (retryAt !== undefined && now < retryAt) return plan; // backing off after a failure
+  if (retryAt !== undefined && now < retryAt) return { ...plan, backingOff: true };
   if (rotation.trigger !== undefined && rotation.trigger !== status.lastRotationTrigger)
     return { ...plan, due: 'trigger' };
   if (request !== undefined && request !== status.lastRotationRequest) return { ...plan, due: 'request' };
-  if (opening !== undefined && now >= opening) return { ...plan, due: 'period' };
-  return plan;
+  if (opening === undefined || now < opening) return plan;
+  // Due: rotate if a window is open now; otherwise wait for the next one to open.
+  const openNow = nextWindowOpening(windows, now, period);
+  if (openNow === now) return { ...plan, due: 'period' };
+  return { ...plan, next: openNow ?? plan.next };
 }
 
 /** The status after `entry` became the current version: the previous one archived, the schedule moved on. */
@@ -66,9 +76,11 @@ export function recordRotation(
   entry: KeyVersion,
   now: number,
 ): ManagedKeyStatus {
-  const versions = (status.versions ?? []).map((v) =>
-    v.state === 'Active' ? { ...v, state: 'Archived' as const, archivedTime: formatTime(now) } : v,
-  );
+  const versions = (status.versions ?? [])
+    .filter((v) => v.version !== entry.version)
+    .map((v) =>
+      v.state === 'Active' ? { ...v, state: 'Archived' as const, archivedTime: formatTime(now) } : v,
+    );
   const rotated: ManagedKeyStatus = {
     ...status,
     versions: [entry, ...versions],
@@ -107,16 +119,20 @@ export interface VersionTransition {
 }
 
 /**
- * Moves archived versions along: beyond retainVersions they are disabled; destroyArchivedAfter after archival they
- * become PendingDestruction, destroyed destroyAfter later. Returns the new list and what changed.
+ * Moves archived versions along: beyond retainVersions they are disabled (and archived again when retainVersions
+ * grows); destroyArchivedAfter after archival they become PendingDestruction, destroyed destroyAfter later. Without
+ * spec.rotation nothing moves: removing it stops rotation, it does not retire the archive. Returns the new list and
+ * what changed.
  */
 export function ageVersions(
   key: ManagedKeyObject,
   versions: readonly KeyVersion[],
   now: number,
 ): { versions: KeyVersion[]; transitions: VersionTransition[] } {
-  const retain = key.spec.rotation?.retainVersions ?? 0;
-  const destroyArchivedAfter = key.spec.rotation?.destroyArchivedAfter;
+  const rotation = key.spec.rotation;
+  if (!rotation) return { versions: [...versions], transitions: [] };
+  const retain = rotation.retainVersions;
+  const destroyArchivedAfter = rotation.destroyArchivedAfter;
   const destroyAfter = parseDuration(key.spec.destroyAfter);
   const transitions: VersionTransition[] = [];
   let kept = 0;
@@ -124,8 +140,10 @@ export function ageVersions(
     .sort((a, b) => b.version - a.version)
     .map((version): KeyVersion => {
       if (version.state !== 'Archived' && version.state !== 'Disabled') return version;
+      const retained = ++kept <= retain;
       let next: KeyVersion = version;
-      if (version.state === 'Archived' && ++kept > retain) next = { ...version, state: 'Disabled' };
+      if (version.state === 'Archived' && !retained) next = { ...version, state: 'Disabled' };
+      if (version.state === 'Disabled' && retained) next = { ...version, state: 'Archived' };
       const archived = ms(version.archivedTime);
       if (destroyArchivedAfter !== undefined && archived !== undefined) {
         if (now >= archived + parseDuration(destroyArchivedAfter)) {
@@ -141,7 +159,12 @@ export function ageVersions(
 
 /** Versions whose destruction time has come. */
 export function dueForDestruction(versions: readonly KeyVersion[], now: number): KeyVersion[] {
-  return versions.filter((v) => v.state === 'PendingDestruction' && now >= (ms(v.destroyTime) ?? Infinity));
+  return versions.filter(
+    (v) =>
+      v.state === 'PendingDestruction' &&
+      now >= (ms(v.destroyTime) ?? Infinity) &&
+      now >= (ms(v.destroyHeldUntil) ?? 0),
+  );
 }
 
 /** The next moment something about the versions changes on its own: a rotation, an archival expiry, a destruction. */
@@ -150,7 +173,9 @@ export function nextLifecycleEvent(key: ManagedKeyObject, status: ManagedKeyStat
   const times = [
     ms(status.nextRotationTime),
     ...(status.versions ?? []).map((v) => {
-      if (v.state === 'PendingDestruction') return ms(v.destroyTime);
+      // A backend that holds a destruction longer than status says is asked again when its own time comes.
+      if (v.state === 'PendingDestruction')
+        return Math.max(ms(v.destroyTime) ?? 0, ms(v.destroyHeldUntil) ?? 0);
       const archived = ms(v.archivedTime);
       if (
         (v.state === 'Archived' || v.state === 'Disabled') &&

@@ -1,30 +1,53 @@
 // The versions of a ManagedKey in its backend: their identities, the usages each state allows, and generation.
 //
 // A version's backend identity is derived from the ManagedKey's uid and the version number, never chosen at random,
-// so whatever a crashed reconcile left in the backend is found and adopted: a key is never generated twice, and a
-// version the status never recorded is never lost.
+// and status marks the version in flight (Generating) before the backend is asked to make it. So whatever a crashed
+// reconcile left in the backend is found and adopted, a key is never generated twice, a version the status never
+// recorded is never lost, and a version status never marked is never taken over.
 import { isAsymmetric } from '../../api/algorithms.ts';
+import type { KeyUsage } from '../../api/algorithms.ts';
 import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
 import { archivedUsages } from '../../backends/algorithms.ts';
-import type { KeyBackend } from '../../backends/backend.ts';
+import type { ArchivalEnforcement, KeyBackend, ObservedVersion } from '../../backends/backend.ts';
 import type { KeyIdentity } from '../../backends/identity.ts';
-import type { KeyUsage } from '../../api/algorithms.ts';
 import { formatTime } from '../../runtime/clock.ts';
+import { EXTERNAL_NAME_ANNOTATION } from './names.ts';
 
 export type VersionState = KeyVersion['state'];
 
-export function keyIdentity(key: ManagedKeyObject, version: number): KeyIdentity {
-  const { uid = '', namespace = '', name = '' } = key.metadata;
-  return { uid, namespace, name, version };
+/** The uid the key's versions are made under: its own, or the one keyward.io/external-name names. */
+export function identityRoot(key: ManagedKeyObject): string {
+  return key.metadata.annotations?.[EXTERNAL_NAME_ANNOTATION] ?? key.metadata.uid ?? '';
 }
 
-/** What a version in a given state may do in the backend. */
-export function usagesInState(state: VersionState, usages: readonly KeyUsage[]): KeyUsage[] {
+/** The backend identity of a version; with its status entry, the backend's own id and target as recorded. */
+export function keyIdentity(key: ManagedKeyObject, version: number, entry?: KeyVersion): KeyIdentity {
+  const { namespace = '', name = '' } = key.metadata;
+  return {
+    uid: identityRoot(key),
+    namespace,
+    name,
+    version,
+    ...(entry?.backendVersion === undefined ? {} : { versionId: entry.backendVersion }),
+    ...(entry?.target === undefined ? {} : { target: entry.target }),
+  };
+}
+
+/**
+ * What a version in a given state may do in the backend. An archived version keeps verify/decrypt/unwrap only where
+ * the backend restricts usages; elsewhere it stays enabled and archival moves the primary or the reference.
+ */
+export function usagesInState(
+  state: VersionState,
+  usages: readonly KeyUsage[],
+  archival: ArchivalEnforcement = 'usages',
+): KeyUsage[] {
   switch (state) {
     case 'Active':
       return [...usages];
     case 'Archived':
-      return archivedUsages(usages);
+      return archival === 'usages' ? archivedUsages(usages) : [...usages];
+    case 'Generating':
     case 'Disabled':
     case 'PendingDestruction':
     case 'Destroyed':
@@ -41,6 +64,17 @@ export function newestVersion(versions: readonly KeyVersion[] | undefined): numb
   return Math.max(0, ...(versions ?? []).map((v) => v.version));
 }
 
+/** The version status marked in flight, if a generation is under way (or was, before a crash). */
+export function inFlightVersion(status: ManagedKeyStatus): KeyVersion | undefined {
+  return status.versions?.find((v) => v.state === 'Generating');
+}
+
+/** The status with `version` marked in flight: to be saved before the backend is asked to make it. */
+export function markInFlight(status: ManagedKeyStatus, version: number, now: number): ManagedKeyStatus {
+  const entry: KeyVersion = { version, state: 'Generating', createdTime: formatTime(now) };
+  return { ...status, versions: [entry, ...(status.versions ?? [])] };
+}
+
 /** The status fields that name the current version. */
 export function currentVersionFields(
   entry: KeyVersion,
@@ -48,32 +82,56 @@ export function currentVersionFields(
   return { currentVersion: entry.version, keyRef: entry.keyRef, publicKeyFingerprint: entry.fingerprint };
 }
 
+/** The fields of a status entry that record where and what a version is in the backend. */
+export function observedFields(
+  observed: ObservedVersion,
+): Pick<KeyVersion, 'keyRef' | 'backendVersion' | 'target'> {
+  return { keyRef: observed.keyRef, backendVersion: observed.versionId, target: observed.target };
+}
+
+export type GenerationOutcome =
+  | { readonly done: true; readonly entry: KeyVersion; readonly outcome: 'created' | 'adopted' }
+  | { readonly done: false; readonly entry: KeyVersion };
+
 /**
- * Generates `version` in the backend, or adopts it if a reconcile that crashed before recording it already did.
- * Returns the status entry to record, Active from now.
+ * Generates the in-flight version `entry` in the backend, or adopts it if a reconcile that crashed after marking
+ * it already did. Returns the entry to record: Active once the backend has the key, still Generating (with the
+ * backend's id) while an asynchronous backend is making it.
  */
 export async function generateVersion(
   backend: KeyBackend,
   key: ManagedKeyObject,
-  version: number,
+  entry: KeyVersion,
   nowMs: number,
-): Promise<{ entry: KeyVersion; outcome: 'created' | 'adopted' }> {
-  const identity = keyIdentity(key, version);
-  const { outcome, key: observed } = await backend.create(identity, {
+): Promise<GenerationOutcome> {
+  const identity = keyIdentity(key, entry.version, entry);
+  const { outcome, version: observed } = await backend.create(identity, {
     algorithm: key.spec.algorithm,
     usages: key.spec.usages,
   });
+  const recorded: KeyVersion = { ...entry, ...observedFields(observed) };
+  if (observed.state === 'PendingGeneration') return { done: false, entry: recorded };
   const fingerprint = isAsymmetric(key.spec.algorithm)
-    ? (await backend.publicKey(identity)).fingerprint
+    ? (await backend.publicKey({ ...identity, versionId: observed.versionId, target: observed.target }))
+        .fingerprint
     : undefined;
   return {
+    done: true,
     outcome,
     entry: {
-      version,
+      ...recorded,
       state: 'Active',
-      keyRef: observed.keyRef,
       ...(fingerprint ? { fingerprint } : {}),
       createdTime: formatTime(nowMs),
     },
   };
+}
+
+/** Versions the backend holds that status does not record: never taken over unless asked for (EXTERNAL_NAME). */
+export function unrecorded(
+  observed: readonly ObservedVersion[],
+  recorded: readonly KeyVersion[] | undefined,
+): number[] {
+  const known = new Set((recorded ?? []).map((v) => v.version));
+  return observed.map((o) => o.version).filter((version) => !known.has(version));
 }

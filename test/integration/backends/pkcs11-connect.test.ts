@@ -25,7 +25,7 @@ function config(overrides: Partial<Pkcs11Config> = {}): Pkcs11Config {
     modulePath: SOFTHSM_MODULE,
     vendor: 'softhsm2',
     token: { label: token.label },
-    pin: token.pin,
+    pin: Buffer.from(token.pin),
     ...overrides,
   };
 }
@@ -67,13 +67,17 @@ describe('connect', () => {
   });
 
   it('finds the token by serial and by slot id', async () => {
-    const byLabel = await Pkcs11Backend.connect(config({ token: { label: other.label }, pin: other.pin }));
+    const byLabel = await Pkcs11Backend.connect(
+      config({ token: { label: other.label }, pin: Buffer.from(other.pin) }),
+    );
     const { serial } = byLabel.info;
     await byLabel.close();
-    const bySerial = await Pkcs11Backend.connect(config({ token: { serial }, pin: other.pin }));
+    const bySerial = await Pkcs11Backend.connect(config({ token: { serial }, pin: Buffer.from(other.pin) }));
     assert.equal(bySerial.info.tokenLabel, other.label);
     await bySerial.close();
-    const bySlot = await Pkcs11Backend.connect(config({ token: { slotId: other.slotId }, pin: other.pin }));
+    const bySlot = await Pkcs11Backend.connect(
+      config({ token: { slotId: other.slotId }, pin: Buffer.from(other.pin) }),
+    );
     assert.equal(bySlot.info.tokenLabel, other.label);
     await bySlot.close();
   });
@@ -95,7 +99,7 @@ describe('configuration failures', () => {
   it('a wrong PIN is PinIncorrect and the PIN appears nowhere in the error', async () => {
     const wrong = 'wrong-pin-7f3a9c';
     await assert.rejects(
-      Pkcs11Backend.connect(config({ pin: wrong })),
+      Pkcs11Backend.connect(config({ pin: Buffer.from(wrong) })),
       assertCleanError(PinIncorrectError, wrong, token.pin),
     );
   });
@@ -106,7 +110,7 @@ describe('configuration failures', () => {
     try {
       const wrong = 'another-wrong-pin';
       await assert.rejects(
-        Pkcs11Backend.connect(config({ pin: wrong })),
+        Pkcs11Backend.connect(config({ pin: Buffer.from(wrong) })),
         assertCleanError(PinIncorrectError, wrong, token.pin),
       );
       const again = await Pkcs11Backend.connect(config());
@@ -149,7 +153,7 @@ describe('configuration failures', () => {
 
   it('invalid configuration is Misconfigured before any login attempt', async () => {
     await assert.rejects(
-      Pkcs11Backend.connect(config({ vendor: 'cloudhsm', pin: 'password-without-user' })),
+      Pkcs11Backend.connect(config({ vendor: 'cloudhsm', pin: Buffer.from('password-without-user') })),
       assertCleanError(MisconfiguredError, 'password-without-user'),
     );
     await assert.rejects(

@@ -59,7 +59,7 @@ function identity(name: string, version = 1): KeyIdentity {
 }
 
 function idHex(key: KeyIdentity): string {
-  return objectIdentity(key, VENDOR_PROFILES.softhsm2).id.toString('hex');
+  return objectIdentity(key, VENDOR_PROFILES.softhsm2).ids[0]!.toString('hex');
 }
 
 /** Objects with this key's CKA_ID, as pkcs11-tool sees them from another process. */
@@ -69,7 +69,7 @@ function listed(key: KeyIdentity): ReturnType<SoftHsm['listObjects']> {
 
 /** Handles of this key's objects of one class, found with raw pkcs11js. */
 function rawFind(key: KeyIdentity, cko: number): pkcs11js.Handle[] {
-  const id = objectIdentity(key, VENDOR_PROFILES.softhsm2).id;
+  const id = objectIdentity(key, VENDOR_PROFILES.softhsm2).ids[0]!;
   raw.pkcs11.C_FindObjectsInit(rawSession, [
     { type: pkcs11js.CKA_CLASS, value: cko },
     { type: pkcs11js.CKA_ID, value: id },
@@ -105,7 +105,7 @@ before(async () => {
     modulePath: SOFTHSM_MODULE,
     vendor: 'softhsm2',
     token: { label: token.label },
-    pin: token.pin,
+    pin: Buffer.from(token.pin),
     maxSessions: 4,
   });
   // A second user of the same module, for reading (and tampering with) the token without the backend's code. The backend's login
@@ -129,8 +129,9 @@ describe('capabilities', () => {
   it('offers every algorithm SoftHSM 2.6 has mechanisms for, and no native rotation or versions', () => {
     const capabilities = backend.capabilities();
     assert.deepEqual(capabilities.algorithms, [...ALGORITHMS]);
-    assert.equal(capabilities.nativeRotation, false);
+    assert.deepEqual(capabilities.nativeRotation, []);
     assert.equal(capabilities.versions, false);
+    assert.equal(capabilities.archival, 'usages');
     assert.equal(capabilities.minDestroyDelaySeconds, 0);
   });
 });
@@ -141,9 +142,9 @@ describe('generation', () => {
       const key = identity(`gen-${algorithm.toLowerCase().replace('_', '-')}`);
       const result = await backend.create(key, { algorithm, usages: USAGES[algorithm] });
       assert.equal(result.outcome, 'created');
-      assert.equal(result.key.algorithm, algorithm);
-      assert.deepEqual(result.key.usages, USAGES[algorithm]);
-      assert.equal(result.key.label, `team-a/${key.name}/v1`);
+      assert.equal(result.version.algorithm, algorithm);
+      assert.deepEqual(result.version.usages, USAGES[algorithm]);
+      assert.equal(result.version.label, `team-a/${key.name}/v1`);
 
       const primaryClass =
         algorithm === 'AES_256' || algorithm === 'HMAC_SHA256'
@@ -171,7 +172,7 @@ describe('generation', () => {
       const expectedKinds =
         primaryClass === pkcs11js.CKO_SECRET_KEY ? ['Secret Key'] : ['Private Key', 'Public Key'];
       assert.deepEqual(objects.map((o) => o.kind).sort(), expectedKinds.sort());
-      for (const object of objects) assert.equal(object.label, result.key.label);
+      for (const object of objects) assert.equal(object.label, result.version.label);
       const stored = objects.find((o) => o.kind !== 'Public Key');
       assert.ok(stored);
       for (const access of ['sensitive', 'always sensitive', 'never extractable', 'local']) {
@@ -182,7 +183,10 @@ describe('generation', () => {
 
   it('writes an RFC 7512 key reference without a PIN', async () => {
     const key = identity('uri');
-    const { key: observed } = await backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
+    const { version: observed } = await backend.create(key, {
+      algorithm: 'EC_P256',
+      usages: ['sign', 'verify'],
+    });
     const info = backend.info;
     const id = Array.from(
       Buffer.from(idHex(key), 'hex'),
@@ -217,7 +221,7 @@ describe('signatures', () => {
       it(`${algorithm}${rsaPadding ? ` ${rsaPadding}` : ''}: a token signature verifies in node:crypto against the exported SPKI`, async () => {
         const key = identity(`sig-${algorithm.toLowerCase().replace('_', '-')}-${rsaPadding ?? 'x'}`);
         await backend.create(key, { algorithm, usages: ['sign', 'verify'] });
-        const signature = await backend.sign(key, message, { rsaPadding });
+        const signature = await backend.sign(key, { message: message }, { rsaPadding, ecdsaFormat: 'raw' });
         const { spki, fingerprint } = await backend.publicKey(key);
         const publicKey = createPublicKey({ key: spki, format: 'der', type: 'spki' });
         assert.equal(
@@ -235,8 +239,14 @@ describe('signatures', () => {
         assert.equal(verify(digest, tampered, options, signature), false);
 
         // The token's own verify agrees.
-        assert.equal(await backend.verify(key, message, signature, { rsaPadding }), true);
-        assert.equal(await backend.verify(key, tampered, signature, { rsaPadding }), false);
+        assert.equal(
+          await backend.verify(key, { message: message }, signature, { rsaPadding, ecdsaFormat: 'raw' }),
+          true,
+        );
+        assert.equal(
+          await backend.verify(key, { message: tampered }, signature, { rsaPadding, ecdsaFormat: 'raw' }),
+          false,
+        );
       });
     }
   }
@@ -244,22 +254,22 @@ describe('signatures', () => {
   it('EC signatures are raw r||s of twice the coordinate size', async () => {
     const key = identity('sig-raw');
     await backend.create(key, { algorithm: 'EC_P521', usages: ['sign', 'verify'] });
-    assert.equal((await backend.sign(key, message)).length, 132);
+    assert.equal((await backend.sign(key, { message: message }, { ecdsaFormat: 'raw' })).length, 132);
   });
 
   it('HMAC_SHA256 makes a MAC the token verifies', async () => {
     const key = identity('mac');
     await backend.create(key, { algorithm: 'HMAC_SHA256', usages: ['sign', 'verify'] });
-    const mac = await backend.sign(key, message);
+    const mac = await backend.sign(key, { message: message }, { ecdsaFormat: 'raw' });
     assert.equal(mac.length, 32);
-    assert.equal(await backend.verify(key, message, mac), true);
-    assert.equal(await backend.verify(key, tampered, mac), false);
+    assert.equal(await backend.verify(key, { message: message }, mac, { ecdsaFormat: 'raw' }), true);
+    assert.equal(await backend.verify(key, { message: tampered }, mac, { ecdsaFormat: 'raw' }), false);
   });
 
   it('AES keys do not sign and have no public key', async () => {
     const key = identity('aes-no-sign');
     await backend.create(key, { algorithm: 'AES_256', usages: ['encrypt', 'decrypt'] });
-    await assert.rejects(backend.sign(key, message), UnsupportedError);
+    await assert.rejects(backend.sign(key, { message: message }, { ecdsaFormat: 'raw' }), UnsupportedError);
     await assert.rejects(backend.publicKey(key), UnsupportedError);
   });
 
@@ -272,7 +282,9 @@ describe('signatures', () => {
       type: 'spki',
     });
     const messages = Array.from({ length: 40 }, (_, i) => Buffer.from(`message ${i}`));
-    const signatures = await Promise.all(messages.map((m) => backend.sign(key, m)));
+    const signatures = await Promise.all(
+      messages.map((m) => backend.sign(key, { message: m }, { ecdsaFormat: 'raw' })),
+    );
     for (const [i, signature] of signatures.entries()) {
       assert.equal(
         verify('sha256', messages[i]!, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature),
@@ -289,7 +301,7 @@ describe('idempotent create', () => {
     const second = await backend.create(key, { algorithm: 'EC_P384', usages: ['sign', 'verify'] });
     assert.equal(first.outcome, 'created');
     assert.equal(second.outcome, 'adopted');
-    assert.equal(second.key.keyRef, first.key.keyRef);
+    assert.equal(second.version.keyRef, first.version.keyRef);
     assert.deepEqual(
       listed(key)
         .map((o) => o.kind)
@@ -323,10 +335,10 @@ describe('idempotent create', () => {
       modulePath: SOFTHSM_MODULE,
       vendor: 'softhsm2',
       token: { label: token.label },
-      pin: token.pin,
+      pin: Buffer.from(token.pin),
     });
     try {
-      assert.deepEqual(await restarted.observe(key), created.key);
+      assert.deepEqual(await restarted.observe(key), created.version);
       const adopted = await restarted.create(key, { algorithm: 'RSA_2048', usages: ['sign', 'verify'] });
       assert.equal(adopted.outcome, 'adopted');
       assert.equal((await restarted.publicKey(key)).fingerprint, fingerprint);
@@ -342,7 +354,7 @@ describe('idempotent create', () => {
       modulePath: SOFTHSM_MODULE,
       vendor: 'softhsm2',
       token: { label: token.label },
-      pin: token.pin,
+      pin: Buffer.from(token.pin),
     });
     try {
       await other.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
@@ -359,7 +371,10 @@ describe('idempotent create', () => {
 
   it('clears a public key left without its private key, then generates', async () => {
     const key = identity('stray-public');
-    const { id, label } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    const {
+      ids: [id = Buffer.alloc(0)],
+      label,
+    } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
     const stray = rawKeyPair(id, label);
     raw.pkcs11.C_DestroyObject(rawSession, stray.privateKey);
     assert.deepEqual(
@@ -375,7 +390,7 @@ describe('idempotent create', () => {
       ['Private Key', 'Public Key'],
     );
     const spki = (await backend.publicKey(key)).spki;
-    const signature = await backend.sign(key, Buffer.from('fresh'));
+    const signature = await backend.sign(key, { message: Buffer.from('fresh') }, { ecdsaFormat: 'raw' });
     assert.equal(
       verify(
         'sha256',
@@ -399,7 +414,10 @@ describe('idempotent create', () => {
 
   it('will not adopt an extractable key that carries the identity', async () => {
     const key = identity('extractable');
-    const { id, label } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    const {
+      ids: [id = Buffer.alloc(0)],
+      label,
+    } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
     raw.pkcs11.C_GenerateKey(rawSession, { mechanism: pkcs11js.CKM_AES_KEY_GEN }, [
       { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
       { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
@@ -435,22 +453,31 @@ describe('usages', () => {
     assert.equal(rawBool(privateKey, pkcs11js.CKA_SIGN), false);
     assert.equal(rawBool(publicKey, pkcs11js.CKA_VERIFY), false);
     for (const object of listed(key)) assert.deepEqual(object.usage, [], `${object.kind} usage`);
-    await assert.rejects(backend.sign(key, Buffer.from('x')), PermissionDeniedError);
+    await assert.rejects(
+      backend.sign(key, { message: Buffer.from('x') }, { ecdsaFormat: 'raw' }),
+      PermissionDeniedError,
+    );
 
     await backend.setUsages(key, ['sign', 'verify']);
     assert.deepEqual((await backend.observe(key))?.usages, ['sign', 'verify']);
-    assert.equal((await backend.sign(key, Buffer.from('x'))).length, 64);
+    assert.equal((await backend.sign(key, { message: Buffer.from('x') }, { ecdsaFormat: 'raw' })).length, 64);
   });
 
   it('archival keeps verify/decrypt/unwrap only', async () => {
     const key = identity('archive');
     const usages: KeyUsage[] = ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'];
     await backend.create(key, { algorithm: 'RSA_2048', usages });
-    const signature = await backend.sign(key, Buffer.from('old'));
+    const signature = await backend.sign(key, { message: Buffer.from('old') }, { ecdsaFormat: 'raw' });
     await backend.setUsages(key, archivedUsages(usages));
     assert.deepEqual((await backend.observe(key))?.usages, ['verify', 'decrypt', 'unwrap']);
-    await assert.rejects(backend.sign(key, Buffer.from('new')), PermissionDeniedError);
-    assert.equal(await backend.verify(key, Buffer.from('old'), signature), true);
+    await assert.rejects(
+      backend.sign(key, { message: Buffer.from('new') }, { ecdsaFormat: 'raw' }),
+      PermissionDeniedError,
+    );
+    assert.equal(
+      await backend.verify(key, { message: Buffer.from('old') }, signature, { ecdsaFormat: 'raw' }),
+      true,
+    );
   });
 
   it('refuses usages the algorithm does not allow', async () => {
@@ -465,18 +492,23 @@ describe('destroy', () => {
     const key = identity('destroy');
     await backend.create(key, { algorithm: 'RSA_2048', usages: ['sign', 'verify'] });
     assert.equal(listed(key).length, 2);
-    assert.equal(await backend.destroy(key), 'destroyed');
+    assert.deepEqual(await backend.destroy(key, { delaySeconds: 0 }), { outcome: 'destroyed' });
     assert.equal(listed(key).length, 0);
     assert.equal(await backend.observe(key), undefined);
-    await assert.rejects(backend.sign(key, Buffer.from('x')), NotFoundError);
-    assert.equal(await backend.destroy(key), 'absent');
+    await assert.rejects(
+      backend.sign(key, { message: Buffer.from('x') }, { ecdsaFormat: 'raw' }),
+      NotFoundError,
+    );
+    assert.deepEqual(await backend.destroy(key, { delaySeconds: 0 }), { outcome: 'absent' });
   });
 
   it('refuses to destroy objects that carry its id under a foreign label', async () => {
     const key = identity('foreign');
-    const { id } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    const {
+      ids: [id = Buffer.alloc(0)],
+    } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
     rawKeyPair(id, 'someone-else/key');
-    await assert.rejects(backend.destroy(key), AlreadyExistsError);
+    await assert.rejects(backend.destroy(key, { delaySeconds: 0 }), AlreadyExistsError);
     await assert.rejects(
       backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] }),
       AlreadyExistsError,
@@ -489,7 +521,7 @@ describe('destroy', () => {
     const v2 = { ...v1, version: 2 };
     await backend.create(v1, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
     await backend.create(v2, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
-    await backend.destroy(v1);
+    await backend.destroy(v1, { delaySeconds: 0 });
     assert.equal(await backend.observe(v1), undefined);
     assert.equal((await backend.observe(v2))?.label, 'team-a/versions/v2');
   });
@@ -498,7 +530,7 @@ describe('destroy', () => {
     const key = identity('recreate');
     await backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
     const before = (await backend.publicKey(key)).fingerprint;
-    await backend.destroy(key);
+    await backend.destroy(key, { delaySeconds: 0 });
     assert.equal(
       (await backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] })).outcome,
       'created',

@@ -39,7 +39,7 @@ before(async () => {
     modulePath: SOFTHSM_MODULE,
     vendor: 'softhsm2',
     token: { label: token.label },
-    pin: token.pin,
+    pin: Buffer.from(token.pin),
     maxSessions: 4,
   });
   raw = openModule(SOFTHSM_MODULE);
@@ -73,7 +73,11 @@ it(`one enumeration against per-key lookups with ${KEYS} EC_P256 keys`, async (t
 
   started = performance.now();
   for (const key of keys) {
-    const found = findObjectsById(raw.pkcs11, rawSession, objectIdentity(key, VENDOR_PROFILES.softhsm2).id);
+    const found = findObjectsById(
+      raw.pkcs11,
+      rawSession,
+      objectIdentity(key, VENDOR_PROFILES.softhsm2).ids[0]!,
+    );
     assert.equal(found.length, 2);
   }
   const perKey = performance.now() - started;

@@ -48,7 +48,7 @@ function pool(module: Counted, pin: string, maxSessions: number): SessionPool {
     maxSessions,
     (session) => {
       module.logins += 1;
-      lease.login(session, 'pool-test', pin);
+      lease.login(session, 'pool-test', Buffer.from(pin));
     },
     () => {
       lease.endLogin('pool-test');

@@ -141,12 +141,12 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
     const hsm = await Pkcs11Backend.connect({
       vendor: 'softhsm2',
       token: { label: token.label },
-      pin: token.pin,
+      pin: Buffer.from(token.pin),
     });
     try {
       const message = Buffer.from('pay 100 EUR to alice');
       const identity = { uid: key.metadata.uid!, namespace: NAMESPACE, name: 'signer', version: 1 };
-      const signature = await hsm.sign(identity, message);
+      const signature = await hsm.sign(identity, { message }, { ecdsaFormat: 'raw' });
       const publicKey = createPublicKey(configMap.data!['current.pem']!);
       assert.ok(verify('sha256', message, { key: publicKey, dsaEncoding: 'ieee-p1363' }, signature));
       assert.ok(

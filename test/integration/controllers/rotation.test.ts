@@ -153,12 +153,12 @@ describe('rotation', () => {
     const hsm = await Pkcs11Backend.connect({
       vendor: 'softhsm2',
       token: { label: token.label },
-      pin: token.pin,
+      pin: Buffer.from(token.pin),
     });
     try {
-      assert.equal(
-        await hsm.destroy({ uid, namespace: NAMESPACE, name: 'retention', version: 1 }),
-        'destroyed',
+      assert.deepEqual(
+        await hsm.destroy({ uid, namespace: NAMESPACE, name: 'retention', version: 1 }, { delaySeconds: 0 }),
+        { outcome: 'destroyed' },
       );
     } finally {
       await hsm.close();
@@ -182,13 +182,14 @@ describe('rotation', () => {
     const hsm = await Pkcs11Backend.connect({
       vendor: 'softhsm2',
       token: { label: token.label },
-      pin: token.pin,
+      pin: Buffer.from(token.pin),
     });
     let signature: Buffer;
     try {
       signature = await hsm.sign(
         { uid: key.metadata.uid ?? '', namespace: NAMESPACE, name: 'published', version: 1 },
-        message,
+        { message },
+        { ecdsaFormat: 'raw' },
       );
     } finally {
       await hsm.close();

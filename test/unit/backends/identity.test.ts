@@ -43,7 +43,7 @@ describe('key identity', () => {
 describe('PKCS#11 object identity', () => {
   it('uses the first 16 digest bytes as CKA_ID and the identity label on both halves', () => {
     const oid = objectIdentity(key, VENDOR_PROFILES.softhsm2);
-    assert.deepEqual(oid.id, identityDigest(key).subarray(0, 16));
+    assert.deepEqual(oid.ids, [identityDigest(key).subarray(0, 16)]);
     assert.equal(oid.label, 'payments/signing/v3');
     assert.equal(oid.publicLabel, oid.label);
   });
@@ -59,7 +59,9 @@ describe('PKCS#11 object identity', () => {
     const profile = VENDOR_PROFILES.yubihsm2;
     const a = objectIdentity(long, profile);
     const b = objectIdentity({ ...long, uid: 'another-uid' }, profile);
-    assert.equal(a.id.length, 2);
+    assert.equal(a.ids[0]?.length, 2);
+    assert.equal(a.ids.length, 8, 'a colliding 16-bit id has 7 alternatives');
+    assert.match(a.label, /~[0-9a-f]{8}\/v3$/, 'the version stays at the end of a shortened label');
     assert.equal(a.label.length, 40);
     assert.equal(b.label.length, 40);
     assert.notEqual(a.label, b.label);

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { MisconfiguredError } from '../../../../src/backends/errors.ts';
 import { type Pkcs11Config, validatePkcs11Config } from '../../../../src/backends/pkcs11/config.ts';
 
-const valid: Pkcs11Config = { vendor: 'softhsm2', token: { label: 'keyward-dev' }, pin: '1234' };
+const valid: Pkcs11Config = { vendor: 'softhsm2', token: { label: 'keyward-dev' }, pin: Buffer.from('1234') };
 
 function rejects(config: Pkcs11Config, message: RegExp): void {
   assert.throws(
@@ -27,7 +27,7 @@ describe('PKCS#11 config', () => {
     rejects({ ...valid, token: {} as Pkcs11Config['token'] }, /exactly one/);
     rejects({ ...valid, token: { label: '' } }, /label/);
     rejects({ ...valid, token: { slotId: -1 } }, /slotId/);
-    rejects({ ...valid, pin: '' }, /PIN is empty/);
+    rejects({ ...valid, pin: Buffer.from('') }, /PIN is empty/);
     rejects({ ...valid, maxSessions: 0 }, /maxSessions/);
     rejects({ ...valid, maxSessions: 2.5 }, /maxSessions/);
   });
@@ -36,15 +36,22 @@ describe('PKCS#11 config', () => {
     const pin = 'secret-password-only';
     assert.throws(
       () => {
-        validatePkcs11Config({ ...valid, vendor: 'cloudhsm', pin });
+        validatePkcs11Config({ ...valid, vendor: 'cloudhsm', pin: Buffer.from(pin) });
       },
       (error: unknown) =>
         error instanceof MisconfiguredError &&
         /<crypto user name>:<password>/.test(error.message) &&
         !error.message.includes(pin),
     );
-    validatePkcs11Config({ ...valid, vendor: 'cloudhsm', pin: 'crypto_user:password' });
-    rejects({ ...valid, vendor: 'yubihsm2', pin: 'password' }, /authentication key id/);
-    validatePkcs11Config({ ...valid, vendor: 'yubihsm2', pin: '0001password' });
+    validatePkcs11Config({ ...valid, vendor: 'cloudhsm', pin: Buffer.from('crypto_user:password') });
+    rejects({ ...valid, vendor: 'yubihsm2', pin: Buffer.from('password') }, /authentication key id/);
+    validatePkcs11Config({ ...valid, vendor: 'yubihsm2', pin: Buffer.from('0001password') });
+  });
+
+  it('refuses a PIN with surrounding whitespace or control characters before any login spends a retry', () => {
+    rejects({ ...valid, pin: Buffer.from('1234\n') }, /whitespace \(a newline from `echo`\?\)/);
+    rejects({ ...valid, pin: Buffer.from(' 1234') }, /starts or ends with whitespace/);
+    rejects({ ...valid, pin: Buffer.from('12\u000034') }, /control characters/);
+    validatePkcs11Config({ ...valid, pin: Buffer.from('12 34') });
   });
 });

@@ -7,6 +7,7 @@ import { VENDOR_PROFILES } from '../../../../src/backends/pkcs11/vendors.ts';
 
 const identity = { uid: 'uid-1', namespace: 'ns', name: 'key', version: 2 };
 const oid = objectIdentity(identity, VENDOR_PROFILES.softhsm2);
+const id = oid.ids[0] ?? Buffer.alloc(0);
 
 function value(template: pkcs11js.Template, type: number): unknown {
   const matching = template.filter((attribute) => attribute.type === type);
@@ -19,6 +20,7 @@ describe('generation request', () => {
     const request = generationRequest(
       { algorithm: 'EC_P256', usages: ['sign', 'verify'] },
       oid,
+      id,
       VENDOR_PROFILES.softhsm2,
     );
     assert.ok(request.kind === 'pair');
@@ -28,8 +30,8 @@ describe('generation request', () => {
     assert.equal(value(priv, pkcs11js.CKA_PRIVATE), true);
     assert.equal(value(priv, pkcs11js.CKA_SENSITIVE), true);
     assert.equal(value(priv, pkcs11js.CKA_EXTRACTABLE), false);
-    assert.deepEqual(value(priv, pkcs11js.CKA_ID), oid.id);
-    assert.deepEqual(value(pub, pkcs11js.CKA_ID), oid.id);
+    assert.deepEqual(value(priv, pkcs11js.CKA_ID), id);
+    assert.deepEqual(value(pub, pkcs11js.CKA_ID), id);
     assert.equal(value(priv, pkcs11js.CKA_LABEL), 'ns/key/v2');
     assert.equal(value(pub, pkcs11js.CKA_LABEL), 'ns/key/v2');
     assert.equal(value(pub, pkcs11js.CKA_TOKEN), true);
@@ -58,6 +60,7 @@ describe('generation request', () => {
     const request = generationRequest(
       { algorithm: 'RSA_2048', usages: ['sign'] },
       oid,
+      id,
       VENDOR_PROFILES.cloudhsm,
     );
     assert.ok(request.kind === 'pair');
@@ -70,6 +73,7 @@ describe('generation request', () => {
     const request = generationRequest(
       { algorithm: 'AES_256', usages: ['wrap', 'unwrap'] },
       oid,
+      id,
       VENDOR_PROFILES.softhsm2,
     );
     assert.ok(request.kind === 'secret');
@@ -88,7 +92,7 @@ describe('generation request', () => {
 describe('generation problems', () => {
   const good = {
     algorithm: 'EC_P256' as const,
-    id: oid.id,
+    id: id,
     label: oid.label,
     usages: ['sign' as const, 'verify' as const],
     problems: [],
@@ -96,7 +100,7 @@ describe('generation problems', () => {
   const spec = { algorithm: 'EC_P256' as const, usages: ['verify' as const, 'sign' as const] };
 
   it('accepts a key that is what was asked for, in any usage order', () => {
-    assert.deepEqual(generationProblems(good, oid, spec), []);
+    assert.deepEqual(generationProblems(good, oid, id, spec), []);
   });
 
   it('names every difference', () => {
@@ -109,6 +113,7 @@ describe('generation problems', () => {
         problems: ['CKA_SENSITIVE is false'],
       },
       oid,
+      id,
       spec,
     );
     assert.deepEqual(problems, [

@@ -89,12 +89,15 @@ export async function runRootGeneration(
     // The shares first, in memory; published with the step that touches the token.
     const custodians = spec.quorum.custodians.map(participantKey);
     const shares = await splitSecret(secret, custodians.length, spec.quorum.threshold);
-    status.shares = custodians.map((custodian, i) => {
-      const share = shares[i] ?? Buffer.alloc(0);
-      const encryptedShare = encryptToPem(custodian, share);
-      share.fill(0);
-      return { custodian: custodian.name, encryptedShare, fingerprint: custodian.fingerprint };
-    });
+    try {
+      status.shares = custodians.map((custodian, i) => ({
+        custodian: custodian.name,
+        encryptedShare: encryptToPem(custodian, shares[i] ?? Buffer.alloc(0)),
+        fingerprint: custodian.fingerprint,
+      }));
+    } finally {
+      for (const share of shares) share.fill(0);
+    }
     const authenticator = activationAuthenticator(secret, uid);
     secret.fill(0); // from here on only the PINs are needed
 
@@ -141,7 +144,12 @@ export async function runRootGeneration(
       { managedKey: key.name },
       `generating ${key.algorithm} in the token`,
     );
-    backend = await openBackend(keyBackend.spec, new Map([['pin', Buffer.from(pins.user)]]));
+    const credential = Buffer.from(pins.user);
+    try {
+      backend = await openBackend(keyBackend.spec, new Map([['pin', credential]]));
+    } finally {
+      credential.fill(0); // the backend keeps its own copy, which close() zeroes
+    }
     const created = await backend.create(identity, { algorithm: key.algorithm, usages: ['sign', 'verify'] });
     const publicKey = await backend.publicKey(identity);
     failpoint('ceremony-after-key-generation');

@@ -5,7 +5,7 @@ import type { KeyCeremonyObject } from '../../api/v1alpha1/keyceremony.ts';
 import { appendEntry, headOf, parseTranscript, serializeTranscript } from '../../ceremony/transcript.ts';
 import type { Detail, TranscriptEntry } from '../../ceremony/transcript.ts';
 import type { KubeClient } from '../../kube/client.ts';
-import { isAlreadyExists, isNotFound } from '../../kube/errors.ts';
+import { isAlreadyExists } from '../../kube/errors.ts';
 import { builtinResources } from '../../kube/resource.ts';
 import { formatTime } from '../../runtime/clock.ts';
 import type { ConfigMap } from '../managedkey/distribution.ts';
@@ -69,20 +69,6 @@ export class Transcript {
       );
     }
     return new Transcript(client, map, genesis);
-  }
-
-  static async read(client: KubeClient, ceremony: KeyCeremonyObject): Promise<TranscriptEntry[] | undefined> {
-    try {
-      const map = await client.get<ConfigMap>(
-        builtinResources.configMaps,
-        transcriptName(ceremony),
-        ceremony.metadata.namespace,
-      );
-      return parseTranscript(map.data?.[TRANSCRIPT_KEY] ?? '');
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
   }
 
   get entries(): readonly TranscriptEntry[] {

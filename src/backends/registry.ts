@@ -5,6 +5,8 @@ import type { KeyBackendSpec } from '../api/v1alpha1/keybackend.ts';
 import type { KeyBackend } from './backend.ts';
 import type { Credentials, SecretReference } from './credentials.ts';
 import { MisconfiguredError, UnsupportedError } from './errors.ts';
+import { azureKeyVaultFactory } from './azure-keyvault/factory.ts';
+import { gcpKmsFactory } from './gcp-kms/factory.ts';
 import { pkcs11Factory } from './pkcs11/factory.ts';
 
 export type BackendKind = (typeof BACKEND_KINDS)[number];
@@ -23,6 +25,8 @@ export interface BackendFactory<K extends BackendKind = BackendKind> {
 
 const FACTORIES: { readonly [K in BackendKind]?: BackendFactory<K> } = {
   pkcs11: pkcs11Factory,
+  azureKeyVault: azureKeyVaultFactory,
+  gcpKMS: gcpKmsFactory,
 };
 
 /** The kind of backend a spec selects: `pkcs11`, `awsCloudHSM`, `azureKeyVault` or `gcpKMS`. */

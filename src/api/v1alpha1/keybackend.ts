@@ -140,19 +140,41 @@ const AwsCloudHsmBackend = Type.Object(
   },
 );
 
-const AzureKeyVaultBackend = Type.Object(
+export const AZURE_VAULT_TYPES = ['KeyVault', 'ManagedHSM'] as const;
+
+export const AzureKeyVaultBackend = Type.Object(
   {
     vaultUrl: Type.String({
-      description: 'URL of the Key Vault or Managed HSM, e.g. https://example.vault.azure.net.',
+      description:
+        'URL of the Key Vault or Managed HSM, e.g. https://example.vault.azure.net or https://example.managedhsm.azure.net.',
       minLength: 8,
       maxLength: 2048,
       pattern: '^https://',
     }),
+    vaultType: Type.Optional(
+      StringEnum(AZURE_VAULT_TYPES, {
+        description:
+          'KeyVault (Premium, HSM-protected keys) or ManagedHSM. Taken from the URL for Azure host names; required for any other host (a private DNS name, a test peer), and must agree with an Azure host name.',
+      }),
+    ),
     credentialsSecretRef: Type.Optional(
       SecretKeySelector(
-        'Secret with a service principal (JSON with tenantId, clientId, clientSecret). Without it workload identity is used.',
+        'Secret with a service principal (JSON with tenantId, clientId, clientSecret). Without it workload identity is used (AZURE_FEDERATED_TOKEN_FILE), or else the managed identity.',
       ),
     ),
+    authorityHost: Type.Optional(
+      Type.String({
+        description:
+          'Microsoft Entra ID authority, e.g. https://login.microsoftonline.us for Azure Government. When set, it is trusted as given (no instance discovery). Default: the public cloud, or AZURE_AUTHORITY_HOST.',
+        maxLength: 2048,
+        pattern: '^https://',
+      }),
+    ),
+    disableChallengeResourceVerification: Type.Boolean({
+      description:
+        "Accept an authentication challenge whose resource is not the vault's own domain. Only for vaults reached under another host name (a test peer); leave false otherwise.",
+      default: false,
+    }),
   },
   { description: 'An Azure Key Vault (Premium for HSM-backed keys) or an Azure Managed HSM.' },
 );
@@ -172,18 +194,31 @@ const GcpKmsBackend = Type.Object(
       pattern: '^[a-zA-Z0-9_-]+$',
     }),
     protectionLevel: StringEnum(GCP_PROTECTION_LEVELS, {
-      description: 'HSM for Cloud HSM, SOFTWARE for software keys, EXTERNAL for Cloud EKM.',
+      description:
+        'HSM for Cloud HSM (FIPS 140-2 level 3), SOFTWARE for software keys (level 1), EXTERNAL for Cloud EKM. fipsLevel may not claim more than the protection level gives.',
       default: 'HSM',
+    }),
+    destroyScheduledDuration: Duration({
+      description:
+        'How long a CryptoKeyVersion stays DESTROY_SCHEDULED (restorable) before Cloud KMS destroys it. Set on each CryptoKey when it is made and immutable afterwards; Cloud KMS accepts 24h to 2880h (120 days).',
+      min: '24h',
+      max: '2880h',
+      minMessage: 'destroyScheduledDuration must be at least 24h (the Cloud KMS minimum)',
+      maxMessage: 'destroyScheduledDuration must be at most 2880h (120 days, the Cloud KMS maximum)',
+      default: '24h',
     }),
     endpoint: Type.Optional(
       Type.String({
         description:
-          'Override of the Cloud KMS API endpoint (host:port), e.g. a private endpoint or a local test peer.',
+          'Override of the Cloud KMS API endpoint as host:port (TLS), e.g. a private endpoint. http://host:port (plaintext) is accepted for loopback hosts only, for a local test peer.',
         maxLength: 2048,
+        pattern: '^(https?://)?[^/]+$',
       }),
     ),
     credentialsSecretRef: Type.Optional(
-      SecretKeySelector('Secret with a service account key (JSON). Without it workload identity is used.'),
+      SecretKeySelector(
+        'Secret with a service account key (JSON). Without it Application Default Credentials are used (GKE workload identity).',
+      ),
     ),
   },
   { description: 'A Google Cloud KMS key ring, with Cloud HSM or software protection.' },
@@ -218,6 +253,16 @@ export const KeyBackendSpec = Type.Object(
       {
         rule: '[has(self.pkcs11), has(self.awsCloudHSM), has(self.azureKeyVault), has(self.gcpKMS)].filter(x, x).size() == 1',
         message: 'exactly one backend must be set: pkcs11, awsCloudHSM, azureKeyVault or gcpKMS',
+      },
+      {
+        rule: "!has(self.gcpKMS) || self.gcpKMS.protectionLevel != 'HSM' || self.fipsLevel <= 3",
+        message:
+          'Cloud HSM is validated to FIPS 140-2 level 3: fipsLevel must be at most 3 with protectionLevel HSM',
+      },
+      {
+        rule: "!has(self.gcpKMS) || self.gcpKMS.protectionLevel != 'SOFTWARE' || self.fipsLevel <= 1",
+        message:
+          'Cloud KMS software keys are validated to FIPS 140-2 level 1: fipsLevel must be 1 with protectionLevel SOFTWARE',
       },
     ],
   }),
@@ -315,4 +360,6 @@ export const KeyBackend = defineResource({
 export type KeyBackendSpec = Static<typeof KeyBackendSpec>;
 export type KeyBackendStatus = Static<typeof KeyBackendStatus>;
 export type Pkcs11Backend = Static<typeof Pkcs11Backend>;
+export type AzureKeyVaultBackend = Static<typeof AzureKeyVaultBackend>;
+export type GcpKmsBackend = Static<typeof GcpKmsBackend>;
 export type KeyBackendObject = ObjectOf<typeof KeyBackend>;

@@ -325,7 +325,8 @@ export const ManagedKeyStatus = Type.Object(
     ),
     versions: Type.Optional(
       Type.Array(KeyVersion, {
-        description: 'Every version the key has had, newest first (destroyed ones stay, as the record of them).',
+        description:
+          'Every version the key has had, newest first (destroyed ones stay, as the record of them).',
         maxItems: MAX_RECORDED_VERSIONS,
         'x-kubernetes-list-type': 'map',
         'x-kubernetes-list-map-keys': ['version'],

@@ -40,7 +40,8 @@ export async function verifyVersions(
   const missing: number[] = [];
   const checked: KeyVersion[] = [];
   for (const version of versions) {
-    const memo = `${key.metadata.uid ?? ''}/${version.version}/${version.state}`;
+    // Per target too: a KeyBackend pointed at another token is checked again at once.
+    const memo = `${key.metadata.uid ?? ''}/${version.version}/${version.state}/${backend.target.id}`;
     if (version.state === 'Destroyed' || version.state === 'Generating' || verified.has(memo)) {
       checked.push(version);
       continue;

@@ -133,5 +133,8 @@ export function unrecorded(
   recorded: readonly KeyVersion[] | undefined,
 ): number[] {
   const known = new Set((recorded ?? []).map((v) => v.version));
-  return observed.map((o) => o.version).filter((version) => !known.has(version));
+  return observed
+    .map((o) => o.version)
+    .filter((version) => !known.has(version))
+    .sort((a, b) => a - b);
 }

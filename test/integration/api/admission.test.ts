@@ -45,9 +45,61 @@ const invalid: { name: string; object: Manifest; message: string | RegExp }[] = 
     name: 'a KeyBackend with two backends',
     object: edit(
       backend,
-      (s) => (s.gcpKMS = { project: 'my-project', location: 'eu', keyRing: 'k', protectionLevel: 'HSM' }),
+      (s) =>
+        (s.gcpKMS = {
+          project: 'my-project',
+          location: 'eu',
+          keyRing: 'k',
+          protectionLevel: 'HSM',
+          destroyScheduledDuration: '24h',
+        }),
     ),
     message: 'exactly one backend must be set: pkcs11, awsCloudHSM, azureKeyVault or gcpKMS',
+  },
+  {
+    name: 'a Cloud HSM KeyBackend claiming FIPS level 4',
+    object: edit(backend, (s) => {
+      delete s.pkcs11;
+      s.fipsLevel = 4;
+      s.gcpKMS = {
+        project: 'my-project',
+        location: 'eu',
+        keyRing: 'k',
+        protectionLevel: 'HSM',
+        destroyScheduledDuration: '24h',
+      };
+    }),
+    message: 'fipsLevel must be at most 3 with protectionLevel HSM',
+  },
+  {
+    name: 'a software Cloud KMS KeyBackend claiming FIPS level 2',
+    object: edit(backend, (s) => {
+      delete s.pkcs11;
+      s.fipsLevel = 2;
+      s.gcpKMS = {
+        project: 'my-project',
+        location: 'eu',
+        keyRing: 'k',
+        protectionLevel: 'SOFTWARE',
+        destroyScheduledDuration: '24h',
+      };
+    }),
+    message: 'fipsLevel must be 1 with protectionLevel SOFTWARE',
+  },
+  {
+    name: 'a Cloud KMS destroyScheduledDuration under 24h',
+    object: edit(backend, (s) => {
+      delete s.pkcs11;
+      s.fipsLevel = 3;
+      s.gcpKMS = {
+        project: 'my-project',
+        location: 'eu',
+        keyRing: 'k',
+        protectionLevel: 'HSM',
+        destroyScheduledDuration: '1h',
+      };
+    }),
+    message: 'destroyScheduledDuration must be at least 24h (the Cloud KMS minimum)',
   },
   {
     name: 'a KeyBackend with no backend',

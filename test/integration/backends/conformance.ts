@@ -124,7 +124,11 @@ export function describeConformance(target: ConformanceTarget): void {
           assert.equal(observed.target, backend.target.id);
           assert.equal(observed.versionId, result.version.versionId);
           assert.ok(observed.versionId.length > 0);
-          assert.doesNotMatch(observed.keyRef, /pin-(value|source)|password/i, 'a key reference never carries a credential');
+          assert.doesNotMatch(
+            observed.keyRef,
+            /pin-(value|source)|password/i,
+            'a key reference never carries a credential',
+          );
         });
       }
 
@@ -337,8 +341,8 @@ export function describeConformance(target: ConformanceTarget): void {
         const key = recorded(id, await create(id, { algorithm, usages }));
         const before = Date.now();
         const result = await backend.destroy(key, { delaySeconds: 0 });
-        assert.equal(result.outcome, 'scheduled');
-        if (result.outcome === 'scheduled') assert.ok(result.destroyTime >= before);
+        assert.ok(result.outcome === 'scheduled', `outcome ${result.outcome}`);
+        assert.ok(result.destroyTime >= before);
         assert.equal((await backend.observe(key))?.state, 'DestroyScheduled');
       });
 

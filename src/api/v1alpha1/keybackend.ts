@@ -8,6 +8,8 @@ import type { ObjectOf } from '../resource.ts';
 export const PKCS11_VENDORS = ['softhsm2', 'luna', 'nshield', 'yubihsm2', 'cloudhsm', 'generic'] as const;
 export const GCP_PROTECTION_LEVELS = ['HSM', 'SOFTWARE', 'EXTERNAL'] as const;
 export const BACKEND_KINDS = ['pkcs11', 'awsCloudHSM', 'awsKMS', 'azureKeyVault', 'gcpKMS'] as const;
+/** Where the user PIN of a PKCS#11 token comes from: a Secret, or (an offline root) a ceremony's quorum. */
+export const PKCS11_ACTIVATIONS = ['Secret', 'Ceremony'] as const;
 export const ARCHIVAL_ENFORCEMENTS = ['usages', 'primary', 'reference'] as const;
 
 const ModulePath = Type.String({
@@ -51,8 +53,16 @@ export const Pkcs11Backend = Type.Object(
       default: 'generic',
     }),
     token: TokenSelector,
-    pinSecretRef: SecretKeySelector(
-      'Secret holding the user PIN of the token. The PIN is never logged or copied.',
+    activation: Type.Optional(
+      StringEnum(PKCS11_ACTIVATIONS, {
+        description:
+          'Secret (when absent): the operator logs in with the PIN in pinSecretRef. Ceremony: an offline root; a RootKeyGeneration KeyCeremony initialises the token (with token.label) and splits its PINs among the custodians, so no PIN is stored anywhere and only a quorum of custodians can activate it again.',
+      }),
+    ),
+    pinSecretRef: Type.Optional(
+      SecretKeySelector(
+        'Secret holding the user PIN of the token (activation Secret). The PIN is never logged or copied.',
+      ),
     ),
     maxSessions: Type.Integer({
       description: 'Largest number of concurrent PKCS#11 sessions the operator opens on the token.',
@@ -61,10 +71,26 @@ export const Pkcs11Backend = Type.Object(
       default: 4,
     }),
   },
-  {
+  docOptions({
     description:
       'A PKCS#11 token: a network or PCIe HSM partition, a YubiHSM 2, or SoftHSM2 for development.',
-  },
+    rules: [
+      {
+        rule: "(has(self.activation) && self.activation == 'Ceremony') || has(self.pinSecretRef)",
+        message: 'pinSecretRef is required unless activation is Ceremony',
+      },
+      {
+        rule: "!has(self.activation) || self.activation != 'Ceremony' || !has(self.pinSecretRef)",
+        message:
+          'an offline root (activation Ceremony) has no pinSecretRef: no PIN of its token is stored in the cluster',
+      },
+      {
+        rule: "!has(self.activation) || self.activation != 'Ceremony' || has(self.token.label)",
+        message:
+          'activation Ceremony needs token.label: the label the ceremony gives the token it initialises',
+      },
+    ],
+  }),
 );
 
 function AwsRegion(description: string) {

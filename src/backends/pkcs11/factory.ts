@@ -13,7 +13,8 @@ export function tokenSelector(token: Pkcs11Spec['token']): TokenSelector {
 
 export const pkcs11Factory: BackendFactory<'pkcs11'> = {
   kind: 'pkcs11',
-  credentials: (spec) => ({ pin: spec.pinSecretRef }),
+  // An offline root (activation Ceremony) has no PIN Secret: only a quorum of custodians can log in.
+  credentials: (spec) => (spec.pinSecretRef ? { pin: spec.pinSecretRef } : {}),
   open: (spec, credentials) =>
     Pkcs11Backend.connect({
       modulePath: spec.modulePath,

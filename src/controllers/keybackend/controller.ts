@@ -24,6 +24,13 @@ import { readCredentials } from './credentials.ts';
 
 export const keyBackendType = resourceTypeOf(KeyBackendResource);
 
+const OFFLINE: Unavailable = {
+  reason: 'Offline',
+  message:
+    'offline root: its token is activated by a KeyCeremony, and no PIN of it is stored in the cluster; only a quorum of custodians can use its keys',
+  transient: false,
+};
+
 /** First retry of a transient connection failure; doubles up to the health check interval. */
 const RETRY_BASE_MS = 5_000;
 
@@ -42,7 +49,11 @@ export function keyBackendController({
     reconcile: async (keyBackend, context) => {
       const name = keyBackend.metadata.name ?? '';
       const interval = parseDuration(keyBackend.spec.healthCheckInterval);
-      const credential = await readCredentials(context.client, credentialReferences(keyBackend.spec));
+      // An offline root has no PIN in the cluster: nothing to connect with until a ceremony activates it.
+      const credential =
+        keyBackend.spec.pkcs11?.activation === 'Ceremony'
+          ? { version: 'offline', unavailable: OFFLINE }
+          : await readCredentials(context.client, credentialReferences(keyBackend.spec));
       const source = `${keyBackend.metadata.generation ?? 0}/${credential.version}`;
 
       const current = connections.current(name, source);

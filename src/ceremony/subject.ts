@@ -1,0 +1,82 @@
+// The subject of a root certificate, from its RFC 4514 string ("CN=Example Root CA,O=Example,C=DE"), with the
+// attributes the CA/Browser Forum Baseline Requirements allow a CA certificate (7.1.2.10.2), encoded in the order
+// they prescribe (7.1.4.2): countryName, stateOrProvinceName, localityName, organizationName, commonName.
+import { oid, printableString, sequence, setOf, utf8String } from './der.ts';
+
+const ATTRIBUTES = [
+  { key: 'C', oid: '2.5.4.6', max: 2 },
+  { key: 'ST', oid: '2.5.4.8', max: 128 },
+  { key: 'L', oid: '2.5.4.7', max: 128 },
+  { key: 'O', oid: '2.5.4.10', max: 64 },
+  { key: 'CN', oid: '2.5.4.3', max: 64 },
+] as const;
+const REQUIRED = ['C', 'O', 'CN'] as const;
+
+export class SubjectError extends Error {
+  override name = 'SubjectError';
+}
+
+export interface SubjectAttribute {
+  readonly key: (typeof ATTRIBUTES)[number]['key'];
+  readonly value: string;
+}
+
+/** Splits on commas not escaped with a backslash, and unescapes the values. */
+function rdns(text: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (let i = 0; i < text.length; i += 1) {
+    const char = text.charAt(i);
+    if (char === '\\' && i + 1 < text.length) {
+      current += text.charAt(i + 1);
+      i += 1;
+    } else if (char === ',') {
+      parts.push(current);
+      current = '';
+    } else current += char;
+  }
+  parts.push(current);
+  return parts.map((p) => p.trim());
+}
+
+export function parseSubject(text: string): SubjectAttribute[] {
+  const found = new Map<string, string>();
+  for (const rdn of rdns(text)) {
+    const eq = rdn.indexOf('=');
+    const key = rdn.slice(0, eq).trim().toUpperCase();
+    const value = rdn.slice(eq + 1).trim();
+    const known = ATTRIBUTES.find((a) => a.key === key);
+    if (eq < 1 || !known) {
+      throw new SubjectError(
+        `subject attribute "${rdn}" is not allowed in a root certificate; use ${ATTRIBUTES.map((a) => a.key).join(', ')}`,
+      );
+    }
+    if (found.has(key)) throw new SubjectError(`subject has ${key} twice`);
+    if (key === 'C' && !/^[A-Z]{2}$/.test(value)) {
+      throw new SubjectError(`subject C must be a two-letter ISO 3166 country code, not "${value}"`);
+    }
+    if (value === '' || value.length > known.max) {
+      throw new SubjectError(`subject ${key} must have 1 to ${known.max} characters`);
+    }
+    found.set(key, value);
+  }
+  const missing = REQUIRED.filter((key) => !found.has(key));
+  if (missing.length > 0) {
+    throw new SubjectError(`a root certificate subject needs C, O and CN; ${missing.join(', ')} missing`);
+  }
+  return ATTRIBUTES.filter((a) => found.has(a.key)).map((a) => ({
+    key: a.key,
+    value: found.get(a.key) ?? '',
+  }));
+}
+
+/** The DER Name: one attribute per RDN. */
+export function encodeName(attributes: readonly SubjectAttribute[]): Buffer {
+  return sequence(
+    ...attributes.map((attribute) => {
+      const type = ATTRIBUTES.find((a) => a.key === attribute.key)?.oid ?? '';
+      const value = attribute.key === 'C' ? printableString(attribute.value) : utf8String(attribute.value);
+      return setOf(sequence(oid(type), value));
+    }),
+  );
+}

@@ -1,0 +1,70 @@
+// What the ceremony tests share: an offline root KeyBackend, a RootKeyGeneration ceremony for a set of people, and
+// approvals signed by openssl as those people.
+import type { KubeObject } from '../../src/kube/object.ts';
+import type { OpenSsl, PersonKeyType } from './openssl.ts';
+import { SOFTHSM_MODULE } from './softhsm.ts';
+
+export function offlineBackendManifest(name: string, label: string): KubeObject {
+  return {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'KeyBackend',
+    metadata: { name },
+    spec: {
+      fipsLevel: 1,
+      healthCheckInterval: '10s',
+      pkcs11: { modulePath: SOFTHSM_MODULE, vendor: 'softhsm2', token: { label }, activation: 'Ceremony' },
+    },
+  } as KubeObject;
+}
+
+export interface CeremonyOptions {
+  namespace: string;
+  backend: string;
+  custodians: { name: string; publicKey: string }[];
+  witnesses: { name: string; publicKey: string }[];
+  threshold?: number;
+}
+
+export function ceremonyManifest(name: string, options: CeremonyOptions): KubeObject {
+  return {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'KeyCeremony',
+    metadata: { name, namespace: options.namespace },
+    spec: {
+      type: 'RootKeyGeneration',
+      backendRef: { name: options.backend },
+      key: { name: `${name}-key`, algorithm: 'EC_P384' },
+      certificate: { subject: 'CN=Example Root CA 2026,O=Example Corp,C=DE', validity: '175200h' },
+      quorum: { threshold: options.threshold ?? 3, custodians: options.custodians },
+      witnesses: options.witnesses,
+    },
+  } as KubeObject;
+}
+
+/** An approval as `kubectl keyward approve` makes it, signed with openssl by `by` (the signer unless forging). */
+export function approvalManifest(
+  openssl: OpenSsl,
+  options: {
+    name: string;
+    namespace: string;
+    ceremony: string;
+    signer: string;
+    digest: string;
+    type: PersonKeyType;
+    by?: string;
+    role?: 'Custodian' | 'Witness';
+  },
+): KubeObject {
+  return {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'KeyCeremonyApproval',
+    metadata: { name: options.name, namespace: options.namespace },
+    spec: {
+      ceremonyRef: { name: options.ceremony },
+      role: options.role ?? 'Custodian',
+      signer: options.signer,
+      signedDigest: options.digest,
+      signature: openssl.sign(options.by ?? options.signer, options.type, options.digest),
+    },
+  } as KubeObject;
+}

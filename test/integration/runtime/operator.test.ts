@@ -82,13 +82,8 @@ describe('operator process', () => {
     namespace: string,
     timing: string[],
   ): Promise<[OperatorProcess, OperatorProcess]> => {
-    const args = [
-      ...baseArgs(env.kubeconfigPath, namespace),
-      '--leader-elect',
-      `--leader-election-namespace=${namespace}`,
-      '--leader-election-id=fixture-lock',
-      ...timing,
-    ];
+    // No --leader-elect: it is on by default.
+    const args = [...baseArgs(env.kubeconfigPath, namespace), '--leader-election-id=fixture-lock', ...timing];
     const a = launch('a', args);
     const b = launch('b', args);
     const first = await Promise.race([leading(a).then(() => a), leading(b).then(() => b)]);
@@ -116,7 +111,19 @@ describe('operator process', () => {
 
   it('exits with a clear message when it can reach no cluster', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyward-nocluster-'));
-    const noConfig = startOperator('no-config', [], {
+    // Leader election is on by default, and outside a cluster its Lease needs a namespace.
+    const noFlags = startOperator('no-flags', [], {
+      script: mainPath,
+      env: { PATH: process.env.PATH, HOME: dir },
+    });
+    assert.deepEqual(await noFlags.exited, { code: 2, signal: null });
+    assert.match(
+      String(noFlags.logs.at(-1)?.text),
+      /--leader-election-namespace is required outside a cluster \(leader election is on unless --leader-elect=false\)/,
+    );
+    const outsideACluster = ['--leader-election-namespace=keyward-system'];
+
+    const noConfig = startOperator('no-config', outsideACluster, {
       script: mainPath,
       env: { PATH: process.env.PATH, HOME: dir },
     });
@@ -135,7 +142,7 @@ describe('operator process', () => {
         'current-context: x',
       ].join('\n'),
     );
-    const unreachable = startOperator('unreachable', [], {
+    const unreachable = startOperator('unreachable', outsideACluster, {
       script: mainPath,
       env: { PATH: process.env.PATH, HOME: dir, KUBECONFIG: kubeconfig },
     });
@@ -203,7 +210,9 @@ describe('operator process', () => {
     { timeout: 240_000 },
     async () => {
       const namespace = await createNamespace(env.client, 'apiserver');
-      const operator = launch('solo', baseArgs(env.kubeconfigPath, namespace));
+      // Without leader election: a leader that cannot renew for the renew deadline steps down and exits, as it
+      // must, and this test is about riding out the outage.
+      const operator = launch('solo', [...baseArgs(env.kubeconfigPath, namespace), '--leader-elect=false']);
       await putConfigMap(namespace, 'before', { v: '1' });
       await observed(namespace, 'before', { v: '1' });
 

@@ -10,6 +10,8 @@ import { after, before, describe, it } from 'node:test';
 
 import { ensureControlPlane, stopControlPlane } from '../../../scripts/testenv/controlplane.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
+import { sleep } from '../../../src/runtime/backoff.ts';
+import { formatMicroTime } from '../../../src/runtime/clock.ts';
 import type { Lease } from '../../../src/runtime/leaderelection.ts';
 import {
   digestOf,
@@ -203,6 +205,40 @@ describe('operator process', () => {
     await leading(standby, 30_000);
     await putConfigMap(namespace, 'one', { v: '2' });
     await observed(namespace, 'one', { v: '2' });
+  });
+
+  it('exits at once when it loses the lease while draining on SIGTERM', async () => {
+    const namespace = await createNamespace(env.client, 'drainlost');
+    const leader = launch('draining', [
+      ...baseArgs(env.kubeconfigPath, namespace),
+      '--leader-election-id=fixture-lock',
+      '--leader-elect-lease-duration=4s',
+      '--leader-elect-renew-deadline=3s',
+      '--leader-elect-retry-period=500ms',
+      '--graceful-shutdown-timeout=5m',
+    ]);
+    await leading(leader);
+    await putConfigMap(namespace, 'held', { hold: 'true' });
+    await leader.waitForLog('a reconcile holding', (line) => line.msg === 'holding');
+    leader.child.kill('SIGTERM');
+    await leader.waitForLog('shutting down', (line) => line.msg === 'shutting down');
+
+    // Another replica takes the lease while the held reconcile still runs: this one must stop now, not after
+    // its drain, or both would write.
+    await eventually('the lease taken (retried on a conflict with a renewal)', async () => {
+      const lease = await env.client.get<Lease>(builtinResources.leases, 'fixture-lock', namespace);
+      const renewTime = formatMicroTime(Date.now());
+      const spec = { ...lease.spec, holderIdentity: 'another-replica', renewTime };
+      return env.client.replace<Lease>(builtinResources.leases, { ...lease, spec });
+    });
+    const exit = await Promise.race([leader.exited, sleep(15_000).then(() => 'still draining')]);
+    assert.deepEqual(exit, { code: 1, signal: null });
+    assert.ok(
+      leader.logs.some(
+        (line) => line.msg === 'leader election lost; exiting so that only the new leader reconciles',
+      ),
+    );
+    assert.ok(!leader.logs.some((line) => line.msg === 'released the lease'));
   });
 
   it(

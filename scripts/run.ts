@@ -75,6 +75,10 @@ const operator = spawn(
     '127.0.0.1:8080',
     '--health-probe-bind-address',
     '127.0.0.1:8081',
+    // Leader election is on by default; outside a cluster it needs a namespace for its Lease. A single replica
+    // leads at once (after Ctrl-C it released the Lease; after a crash it waits for the old one to expire, 15 s).
+    '--leader-election-namespace',
+    PIN_SECRET.namespace,
   ],
   { env: { ...process.env, SOFTHSM2_CONF: token.conf }, stdio: ['ignore', 'pipe', 'pipe'] },
 );

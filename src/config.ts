@@ -42,8 +42,10 @@ or ~/.kube/config, in that order.
 Flags:
   --metrics-bind-address ADDR        where /metrics is served; "0" disables it (default ":8080")
   --health-probe-bind-address ADDR   where /healthz and /readyz are served; "0" disables them (default ":8081")
-  --leader-elect                     elect a leader through a Lease so only one replica reconciles
-  --leader-election-namespace NS     namespace of the Lease (default: the pod's namespace)
+  --leader-elect                     elect a leader through a Lease so only one replica reconciles; with
+                                     --leader-elect=false every replica reconciles (default true)
+  --leader-election-namespace NS     namespace of the Lease (default: the pod's namespace; required outside
+                                     a cluster)
   --leader-election-id NAME          name of the Lease (default "${defaultLeaderElectionId}")
   --leader-elect-lease-duration D    how long a standby waits before taking over (default "${defaultLeaseDuration}")
   --leader-elect-renew-deadline D    how long the leader tries to renew before stepping down (default "${defaultRenewDeadline}")
@@ -77,7 +79,7 @@ export function parseCommandLine(
       options: {
         'metrics-bind-address': { type: 'string', default: ':8080' },
         'health-probe-bind-address': { type: 'string', default: ':8081' },
-        'leader-elect': { type: 'boolean', default: false },
+        'leader-elect': { type: 'boolean', default: true },
         'leader-election-namespace': { type: 'string' },
         'leader-election-id': { type: 'string', default: defaultLeaderElectionId },
         'leader-elect-lease-duration': { type: 'string', default: defaultLeaseDuration },
@@ -112,7 +114,9 @@ export function parseCommandLine(
   if (values['leader-elect']) {
     const namespace = values['leader-election-namespace'] ?? environment.inClusterNamespace;
     if (!namespace) {
-      throw new ConfigError('--leader-election-namespace is required with --leader-elect outside a cluster');
+      throw new ConfigError(
+        '--leader-election-namespace is required outside a cluster (leader election is on unless --leader-elect=false)',
+      );
     }
     const timing: LeaderElectionTiming = {
       leaseDurationMs: durationFlag(values, 'leader-elect-lease-duration'),

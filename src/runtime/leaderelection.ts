@@ -2,10 +2,12 @@
 // - another holder's lease is valid until leaseDuration after the moment *we* last saw its record change
 //   (local observation time, so clock skew between nodes does not matter);
 // - every write carries the resourceVersion we read: a 409 means someone else wrote first, and we lost;
-// - a leader that cannot renew within renewDeadline steps down (renewDeadline < leaseDuration, so it stops
-//   before anyone else may start);
+// - one deadline for a whole renewal, every retry and request in it included: a leader that has not renewed
+//   within renewDeadline of the start of its last successful renewal steps down by then, even with a request
+//   still in flight. A standby counts leaseDuration from a later moment (when it saw that renewal), so with
+//   renewDeadline < leaseDuration the leader stops before anyone else may start, whatever retryPeriod is;
 // - on shutdown the leader releases the lease (empty holder), so a standby takes over at its next retry
-//   instead of waiting for the lease to expire.
+//   instead of waiting for the lease to expire; or it stops without releasing (see stop()).
 
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -116,17 +118,31 @@ export class LeaderElector {
     if (!observed) return;
     const now = formatMicroTime(this.#clock.now());
     try {
-      await this.#writeLease(observed.resourceVersion, {
-        holderIdentity: '',
-        leaseDurationSeconds: 1,
-        acquireTime: now,
-        renewTime: now,
-        leaseTransitions: observed.spec.leaseTransitions ?? 0,
-      });
+      await this.#writeLease(
+        observed.resourceVersion,
+        {
+          holderIdentity: '',
+          leaseDurationSeconds: 1,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: observed.spec.leaseTransitions ?? 0,
+        },
+        AbortSignal.timeout(this.#options.renewDeadlineMs),
+      );
       this.#log.info('released the lease');
     } catch (err) {
       this.#log.warn('could not release the lease; it will expire', { err });
     }
+  }
+
+  /**
+   * Stops campaigning and renewing without writing the lease, which expires leaseDuration after the last
+   * renewal: for a process that may still write (a reconcile outlived the shutdown timeout) and is about to exit.
+   */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    await this.#running;
+    this.#setLeader(false);
   }
 
   async #campaign(callbacks: LeadershipCallbacks): Promise<void> {
@@ -135,26 +151,37 @@ export class LeaderElector {
     const stopped = (): boolean => signal.aborted;
     const { retryPeriodMs, renewDeadlineMs } = this.#options;
     this.#log.info('waiting to acquire the lease');
-    while (!stopped()) {
-      if ((await this.#tryAcquireOrRenew()) === 'acquired') break;
+    let renewedAt: number; // when the last successful attempt began
+    for (;;) {
+      renewedAt = performance.now();
+      const attempt = await this.#tryAcquireOrRenew(
+        AbortSignal.any([signal, AbortSignal.timeout(renewDeadlineMs)]),
+      );
+      if (stopped()) return;
+      if (attempt === 'acquired') break;
       await sleep(retryPeriodMs * (1 + jitterFactor * Math.random()), signal);
     }
-    if (stopped()) return;
     this.#setLeader(true);
     this.#log.info('acquired the lease; leading');
     callbacks.onStartedLeading();
 
-    let lastRenewal = performance.now();
-    while (!stopped()) {
+    for (;;) {
       await sleep(retryPeriodMs, signal);
       if (stopped()) return;
-      const attempt = await this.#tryAcquireOrRenew();
-      if (attempt === 'acquired') {
-        lastRenewal = performance.now();
-        continue;
+      const deadline = AbortSignal.timeout(
+        Math.max(0, Math.floor(renewedAt + renewDeadlineMs - performance.now())),
+      );
+      const renewal = AbortSignal.any([signal, deadline]);
+      let attempt: Attempt;
+      for (;;) {
+        const startedAt = performance.now();
+        attempt = await this.#tryAcquireOrRenew(renewal);
+        if (attempt === 'acquired') renewedAt = startedAt;
+        if (attempt !== 'failed' || renewal.aborted) break;
+        await sleep(retryPeriodMs, renewal);
       }
-      const overdue = performance.now() - lastRenewal > renewDeadlineMs;
-      if (attempt === 'failed' && !overdue) continue;
+      if (stopped()) return;
+      if (attempt === 'acquired') continue;
       this.#setLeader(false);
       this.#log.error('lost the lease; stopping', {
         reason: attempt === 'failed' ? 'renew deadline passed' : attempt,
@@ -164,28 +191,33 @@ export class LeaderElector {
     }
   }
 
-  async #tryAcquireOrRenew(): Promise<Attempt> {
+  /** One read and, unless another holder's lease is valid, one write; `signal` bounds both. */
+  async #tryAcquireOrRenew(signal: AbortSignal): Promise<Attempt> {
     const { leaseDurationMs } = this.#options;
     const now = formatMicroTime(this.#clock.now());
     const leaseDurationSeconds = Math.ceil(leaseDurationMs / 1000);
     try {
       let lease: Lease;
       try {
-        lease = await this.#readLease();
+        lease = await this.#readLease(signal);
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        const created = await this.#options.client.create<Lease>(builtinResources.leases, {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: { name: this.#options.name, namespace: this.#options.namespace },
-          spec: {
-            holderIdentity: this.identity,
-            leaseDurationSeconds,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: 0,
+        const created = await this.#options.client.create<Lease>(
+          builtinResources.leases,
+          {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.#options.name, namespace: this.#options.namespace },
+            spec: {
+              holderIdentity: this.identity,
+              leaseDurationSeconds,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
           },
-        });
+          { signal },
+        );
         this.#observe(created);
         return 'acquired';
       }
@@ -195,13 +227,17 @@ export class LeaderElector {
       if (holder !== '' && holder !== this.identity && heldUntil > performance.now()) return 'held';
 
       const renewing = holder === this.identity;
-      const written = await this.#writeLease(lease.metadata.resourceVersion ?? '', {
-        holderIdentity: this.identity,
-        leaseDurationSeconds,
-        acquireTime: renewing ? (spec.acquireTime ?? now) : now,
-        renewTime: now,
-        leaseTransitions: renewing ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
-      });
+      const written = await this.#writeLease(
+        lease.metadata.resourceVersion ?? '',
+        {
+          holderIdentity: this.identity,
+          leaseDurationSeconds,
+          acquireTime: renewing ? (spec.acquireTime ?? now) : now,
+          renewTime: now,
+          leaseTransitions: renewing ? (spec.leaseTransitions ?? 0) : (spec.leaseTransitions ?? 0) + 1,
+        },
+        signal,
+      );
       this.#observe(written);
       return 'acquired';
     } catch (err) {
@@ -211,18 +247,18 @@ export class LeaderElector {
     }
   }
 
-  async #readLease(): Promise<Lease> {
+  async #readLease(signal: AbortSignal): Promise<Lease> {
     return this.#options.client.get<Lease>(
       builtinResources.leases,
       this.#options.name,
       this.#options.namespace,
       {
-        signal: AbortSignal.timeout(this.#options.renewDeadlineMs),
+        signal,
       },
     );
   }
 
-  async #writeLease(resourceVersion: string, spec: LeaseSpec): Promise<Lease> {
+  async #writeLease(resourceVersion: string, spec: LeaseSpec, signal: AbortSignal): Promise<Lease> {
     return this.#options.client.replace<Lease>(
       builtinResources.leases,
       {
@@ -231,7 +267,7 @@ export class LeaderElector {
         metadata: { name: this.#options.name, namespace: this.#options.namespace, resourceVersion },
         spec,
       },
-      { signal: AbortSignal.timeout(this.#options.renewDeadlineMs) },
+      { signal },
     );
   }
 

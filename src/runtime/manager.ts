@@ -4,7 +4,9 @@
 // Start: informers start at once, on every replica, so a standby has a warm cache and is ready. Controllers
 // start once the informers are synced and, with leader election, once this replica leads.
 // Stop (SIGTERM): stop taking work, let in-flight reconciles finish (up to a timeout), release the lease so a
-// standby takes over at once, then stop the informers and flush pending events.
+// standby takes over at once, then stop the informers and flush pending events. When the timeout passes with a
+// reconcile still running, keep the lease instead: that reconcile may still write, so no standby may start
+// before the lease expires, by which time this process has exited.
 // Leadership lost: stop taking work at once and report it; the process must exit (another replica may
 // already be reconciling, so draining would only risk two writers).
 
@@ -207,9 +209,15 @@ export class Manager {
       sleep(timeoutMs, timer.signal).then(() => !timer.signal.aborted),
     ]);
     timer.abort();
-    if (timedOut)
-      this.log.warn('reconciles still running after the graceful shutdown timeout', { timeoutMs });
-    await this.#elector?.release();
+    if (timedOut) {
+      this.log.warn(
+        'reconciles still running after the graceful shutdown timeout; not releasing the lease, it will expire',
+        { timeoutMs },
+      );
+      await this.#elector?.stop();
+    } else {
+      await this.#elector?.release();
+    }
     await Promise.all([...this.#informers.values()].map((informer) => informer.stop()));
     await this.#ownRecorder?.stop();
     this.#exit({ reason: 'stopped' });

@@ -90,13 +90,16 @@ export async function runOperator({ argv, controllers }: OperatorRun): Promise<n
     watchNamespace: config.watchNamespace ?? '(all)',
   });
 
-  const signalled = waitForSignal(log);
-  const outcome = await Promise.race([signalled.then(() => 'signal' as const), manager.exited]);
-  if (outcome !== 'signal' && outcome.reason === 'leadership-lost') {
+  const leadershipLost = (): number => {
     log.error('leader election lost; exiting so that only the new leader reconciles');
     return 1;
-  }
-  await manager.stop();
+  };
+  const signalled = waitForSignal(log);
+  const outcome = await Promise.race([signalled.then(() => 'signal' as const), manager.exited]);
+  if (outcome !== 'signal' && outcome.reason === 'leadership-lost') return leadershipLost();
+  // Leadership may also be lost while reconciles drain: exit then too, without waiting for them.
+  const stopped = await Promise.race([manager.stop().then(() => manager.exited), manager.exited]);
+  if (stopped.reason === 'leadership-lost') return leadershipLost();
   await Promise.all(servers.map((server) => server.close()));
   log.info('stopped');
   return 0;

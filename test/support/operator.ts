@@ -29,6 +29,8 @@ export interface TestOperator {
 export async function startTestOperator(client: KubeClient, watchNamespace?: string): Promise<TestOperator> {
   const logs: string[] = [];
   const clock = new TestClock();
+  // No leader election (the Manager's default): one operator at a time, in the test process, which bench/ stops and
+  // starts again at once; it would only wait on its own Lease.
   const manager = new Manager({
     client,
     clock,

@@ -27,7 +27,9 @@ let token: SoftHsmToken;
 const operators: OperatorProcess[] = [];
 
 function operator(name: string, failpoints = ''): OperatorProcess {
-  const started = startOperator(name, baseArgs(kubeconfig, NAMESPACE), {
+  // One operator at a time, each after one that was killed: with leader election each would first wait for the
+  // dead one's Lease to expire (15 s).
+  const started = startOperator(name, [...baseArgs(kubeconfig, NAMESPACE), '--leader-elect=false'], {
     script: mainPath,
     env: { ...process.env, KEYWARD_FAILPOINTS: failpoints },
   });

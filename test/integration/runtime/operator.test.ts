@@ -10,6 +10,8 @@ import { after, before, describe, it } from 'node:test';
 
 import { ensureControlPlane, stopControlPlane } from '../../../scripts/testenv/controlplane.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
+import { sleep } from '../../../src/runtime/backoff.ts';
+import { formatMicroTime } from '../../../src/runtime/clock.ts';
 import type { Lease } from '../../../src/runtime/leaderelection.ts';
 import {
   digestOf,
@@ -82,13 +84,8 @@ describe('operator process', () => {
     namespace: string,
     timing: string[],
   ): Promise<[OperatorProcess, OperatorProcess]> => {
-    const args = [
-      ...baseArgs(env.kubeconfigPath, namespace),
-      '--leader-elect',
-      `--leader-election-namespace=${namespace}`,
-      '--leader-election-id=fixture-lock',
-      ...timing,
-    ];
+    // No --leader-elect: it is on by default.
+    const args = [...baseArgs(env.kubeconfigPath, namespace), '--leader-election-id=fixture-lock', ...timing];
     const a = launch('a', args);
     const b = launch('b', args);
     const first = await Promise.race([leading(a).then(() => a), leading(b).then(() => b)]);
@@ -116,7 +113,19 @@ describe('operator process', () => {
 
   it('exits with a clear message when it can reach no cluster', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyward-nocluster-'));
-    const noConfig = startOperator('no-config', [], {
+    // Leader election is on by default, and outside a cluster its Lease needs a namespace.
+    const noFlags = startOperator('no-flags', [], {
+      script: mainPath,
+      env: { PATH: process.env.PATH, HOME: dir },
+    });
+    assert.deepEqual(await noFlags.exited, { code: 2, signal: null });
+    assert.match(
+      String(noFlags.logs.at(-1)?.text),
+      /--leader-election-namespace is required outside a cluster \(leader election is on unless --leader-elect=false\)/,
+    );
+    const outsideACluster = ['--leader-election-namespace=keyward-system'];
+
+    const noConfig = startOperator('no-config', outsideACluster, {
       script: mainPath,
       env: { PATH: process.env.PATH, HOME: dir },
     });
@@ -135,7 +144,7 @@ describe('operator process', () => {
         'current-context: x',
       ].join('\n'),
     );
-    const unreachable = startOperator('unreachable', [], {
+    const unreachable = startOperator('unreachable', outsideACluster, {
       script: mainPath,
       env: { PATH: process.env.PATH, HOME: dir, KUBECONFIG: kubeconfig },
     });
@@ -198,12 +207,48 @@ describe('operator process', () => {
     await observed(namespace, 'one', { v: '2' });
   });
 
+  it('exits at once when it loses the lease while draining on SIGTERM', async () => {
+    const namespace = await createNamespace(env.client, 'drainlost');
+    const leader = launch('draining', [
+      ...baseArgs(env.kubeconfigPath, namespace),
+      '--leader-election-id=fixture-lock',
+      '--leader-elect-lease-duration=4s',
+      '--leader-elect-renew-deadline=3s',
+      '--leader-elect-retry-period=500ms',
+      '--graceful-shutdown-timeout=5m',
+    ]);
+    await leading(leader);
+    await putConfigMap(namespace, 'held', { hold: 'true' });
+    await leader.waitForLog('a reconcile holding', (line) => line.msg === 'holding');
+    leader.child.kill('SIGTERM');
+    await leader.waitForLog('shutting down', (line) => line.msg === 'shutting down');
+
+    // Another replica takes the lease while the held reconcile still runs: this one must stop now, not after
+    // its drain, or both would write.
+    await eventually('the lease taken (retried on a conflict with a renewal)', async () => {
+      const lease = await env.client.get<Lease>(builtinResources.leases, 'fixture-lock', namespace);
+      const renewTime = formatMicroTime(Date.now());
+      const spec = { ...lease.spec, holderIdentity: 'another-replica', renewTime };
+      return env.client.replace<Lease>(builtinResources.leases, { ...lease, spec });
+    });
+    const exit = await Promise.race([leader.exited, sleep(15_000).then(() => 'still draining')]);
+    assert.deepEqual(exit, { code: 1, signal: null });
+    assert.ok(
+      leader.logs.some(
+        (line) => line.msg === 'leader election lost; exiting so that only the new leader reconciles',
+      ),
+    );
+    assert.ok(!leader.logs.some((line) => line.msg === 'released the lease'));
+  });
+
   it(
     'keeps running while the API server is stopped, and reconciles what changed once it is back',
     { timeout: 240_000 },
     async () => {
       const namespace = await createNamespace(env.client, 'apiserver');
-      const operator = launch('solo', baseArgs(env.kubeconfigPath, namespace));
+      // Without leader election: a leader that cannot renew for the renew deadline steps down and exits, as it
+      // must, and this test is about riding out the outage.
+      const operator = launch('solo', [...baseArgs(env.kubeconfigPath, namespace), '--leader-elect=false']);
       await putConfigMap(namespace, 'before', { v: '1' });
       await observed(namespace, 'before', { v: '1' });
 

@@ -12,10 +12,16 @@ function configOf(argv: string[], inClusterNamespace?: string): OperatorConfig {
 
 describe('command line', () => {
   it("uses kubebuilder's defaults", () => {
-    assert.deepEqual(configOf([]), {
+    assert.deepEqual(configOf([], 'keyward-system'), {
       metricsBindAddress: ':8080',
       healthProbeBindAddress: ':8081',
-      leaderElection: undefined,
+      leaderElection: {
+        namespace: 'keyward-system',
+        id: defaultLeaderElectionId,
+        leaseDurationMs: 15_000,
+        renewDeadlineMs: 10_000,
+        retryPeriodMs: 2_000,
+      },
       watchNamespace: undefined,
       logLevel: 'info',
       kubeconfig: undefined,
@@ -60,16 +66,12 @@ describe('command line', () => {
     });
   });
 
-  it('defaults leader election to 15s/10s/2s in the pod namespace', () => {
-    assert.deepEqual(configOf(['--leader-elect'], 'keyward-system').leaderElection, {
-      namespace: 'keyward-system',
-      id: defaultLeaderElectionId,
-      leaseDurationMs: 15_000,
-      renewDeadlineMs: 10_000,
-      retryPeriodMs: 2_000,
-    });
-    assert.equal(configOf(['--leader-elect=false'], 'ns').leaderElection, undefined);
+  it('elects a leader unless told --leader-elect=false, in the pod namespace or the one named', () => {
+    assert.equal(configOf([], 'ns').leaderElection?.namespace, 'ns');
+    assert.equal(configOf(['--leader-election-namespace=other'], 'ns').leaderElection?.namespace, 'other');
     assert.ok(configOf(['--leader-elect=true'], 'ns').leaderElection);
+    assert.equal(configOf(['--leader-elect=false'], 'ns').leaderElection, undefined);
+    assert.equal(configOf(['--no-leader-elect']).leaderElection, undefined, 'no namespace needed when off');
   });
 
   it('answers --help and -h with the usage', () => {
@@ -86,6 +88,7 @@ describe('command line', () => {
       [['--log-level=loud'], /--log-level: "loud" is not one of debug, info, warn, error/],
       [['--metrics-bind-address=8080'], /--metrics-bind-address: invalid bind address "8080"/],
       [['--health-probe-bind-address=:99999'], /--health-probe-bind-address: invalid port/],
+      [[], /--leader-election-namespace is required outside a cluster.*--leader-elect=false/],
       [['--leader-elect'], /--leader-election-namespace is required/],
       [
         ['--leader-elect', '--leader-election-namespace=x', '--leader-elect-retry-period=2'],
@@ -99,7 +102,7 @@ describe('command line', () => {
         ['--leader-elect', '--leader-election-namespace=x', '--leader-elect-retry-period=9s'],
         /renew deadline must be greater than 1.2 x retry period/,
       ],
-      [['--graceful-shutdown-timeout=-1s'], /negative duration/],
+      [['--graceful-shutdown-timeout=-1s', '--leader-elect=false'], /negative duration/],
       [['positional'], /positional/i],
     ];
     for (const [argv, message] of cases) {

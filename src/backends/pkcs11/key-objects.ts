@@ -74,11 +74,15 @@ export function inspectKey(pkcs11: pkcs11js.PKCS11, session: pkcs11js.Handle, ke
   if (key.public !== undefined) {
     const publicAttributes = readAttributes(pkcs11, session, key.public.handle, [
       pkcs11js.CKA_TOKEN,
+      pkcs11js.CKA_LOCAL,
       ...useFlagTypes('public'),
     ]);
     usages.push(...enabledUsages('public', publicAttributes));
     if (!boolAttribute(publicAttributes, pkcs11js.CKA_TOKEN))
       problems.push('the public key is not a token object');
+    // Both halves made together inside the token, never one brought in beside the other.
+    if (!boolAttribute(publicAttributes, pkcs11js.CKA_LOCAL))
+      problems.push('the public key was not generated in the token (CKA_LOCAL is false)');
   }
   return {
     algorithm: algorithmOf(keyType, parameters),

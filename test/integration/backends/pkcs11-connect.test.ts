@@ -2,7 +2,9 @@
 // KeyBackend condition must tell apart (missing module, missing token, wrong PIN), without ever showing the PIN.
 
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
+import pkcs11js from 'pkcs11js';
 import { after, before, describe, it } from 'node:test';
 import {
   type BackendError,
@@ -13,12 +15,14 @@ import {
   TokenNotFoundError,
 } from '../../../src/backends/errors.ts';
 import type { Pkcs11Config } from '../../../src/backends/pkcs11/config.ts';
+import { openModule } from '../../../src/backends/pkcs11/module.ts';
 import { Pkcs11Backend } from '../../../src/backends/pkcs11/pkcs11-backend.ts';
 import { SOFTHSM_MODULE, SoftHsm, type SoftHsmToken } from '../../support/softhsm.ts';
 
 let hsm: SoftHsm;
 let token: SoftHsmToken;
 let other: SoftHsmToken;
+let rotating: SoftHsmToken;
 
 function config(overrides: Partial<Pkcs11Config> = {}): Pkcs11Config {
   return {
@@ -45,6 +49,7 @@ before(() => {
   hsm = SoftHsm.create();
   token = hsm.initToken('keyward-connect');
   other = hsm.initToken('keyward-other');
+  rotating = hsm.initToken('keyward-rotating');
 });
 
 after(() => {
@@ -117,6 +122,44 @@ describe('configuration failures', () => {
       await again.close();
     } finally {
       await right.close();
+    }
+  });
+
+  it('a PIN rotated on the token works while the old login is still held (one login per process)', async () => {
+    const rotated = { ...config(), token: { label: rotating.label } };
+    const before = await Pkcs11Backend.connect({ ...rotated, pin: Buffer.from(rotating.pin) });
+    const newPin = `rotated-${randomBytes(6).toString('hex')}`;
+    // The admin changes the PIN on the token (here through the login the first backend holds), then in the Secret.
+    const lease = openModule(SOFTHSM_MODULE);
+    try {
+      const slot = lease.pkcs11
+        .C_GetSlotList(true)
+        .find((s) => lease.pkcs11.C_GetTokenInfo(s).label.trim() === rotating.label);
+      assert.ok(slot);
+      const session = lease.pkcs11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+      lease.pkcs11.C_SetPIN(session, rotating.pin, newPin);
+      lease.pkcs11.C_CloseSession(session);
+    } finally {
+      lease.release();
+    }
+    // The module still holds the old login, so C_Login answers CKR_USER_ALREADY_LOGGED_IN: not a wrong PIN.
+    const after = await Pkcs11Backend.connect({ ...rotated, pin: Buffer.from(newPin) });
+    try {
+      const identity = { uid: randomBytes(8).toString('hex'), namespace: 'ns', name: 'rotated', version: 1 };
+      const { outcome } = await after.create(identity, { algorithm: 'EC_P256', usages: ['sign', 'verify'] });
+      assert.equal(outcome, 'created');
+      await before.close();
+      assert.ok(
+        (await after.sign(identity, { message: Buffer.from('x') })).length > 0,
+        'the new login holds',
+      );
+      await assert.rejects(
+        Pkcs11Backend.connect({ ...rotated, pin: Buffer.from(rotating.pin) }),
+        assertCleanError(PinIncorrectError, rotating.pin, newPin),
+      );
+    } finally {
+      await before.close();
+      await after.close();
     }
   });
 

@@ -3,7 +3,7 @@
 // assertions do not rest on the backend's own view of itself.
 
 import assert from 'node:assert/strict';
-import { constants, createHash, createPublicKey, randomUUID, verify } from 'node:crypto';
+import { constants, createHash, createPublicKey, generateKeyPairSync, randomUUID, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pkcs11js from 'pkcs11js';
 import {
@@ -410,6 +410,69 @@ describe('idempotent create', () => {
       AlreadyExistsError,
     );
     assert.equal(listed(key).length, 2);
+  });
+
+  it('will not adopt a public key that is not the other half of the private key', async () => {
+    // Someone with the partition PIN pairs the private key of one key pair with the public key of another: the
+    // public key published would belong to a private key nobody knows of.
+    const key = identity('mismatched');
+    const {
+      ids: [id = Buffer.alloc(0)],
+      label,
+    } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    const first = rawKeyPair(id, label);
+    const second = rawKeyPair(id, label);
+    raw.pkcs11.C_DestroyObject(rawSession, first.publicKey);
+    raw.pkcs11.C_DestroyObject(rawSession, second.privateKey);
+    await assert.rejects(
+      backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] }),
+      (error: Error) =>
+        error instanceof PolicyViolationError && /does not verify with the public key/.test(error.message),
+    );
+    assert.equal(listed(key).length, 2, 'left in place for a human to look at');
+  });
+
+  it('will not adopt a key pair imported rather than generated in the token (CKA_LOCAL false)', async () => {
+    const key = identity('imported');
+    const {
+      ids: [id = Buffer.alloc(0)],
+      label,
+    } = objectIdentity(key, VENDOR_PROFILES.softhsm2);
+    const jwk = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+    const point = Buffer.concat([
+      Buffer.from([0x04]),
+      Buffer.from(jwk.x ?? '', 'base64url'),
+      Buffer.from(jwk.y ?? '', 'base64url'),
+    ]);
+    const common = [
+      { type: pkcs11js.CKA_TOKEN, value: true },
+      { type: pkcs11js.CKA_KEY_TYPE, value: pkcs11js.CKK_EC },
+      { type: pkcs11js.CKA_EC_PARAMS, value: Buffer.from('06082a8648ce3d030107', 'hex') },
+      { type: pkcs11js.CKA_ID, value: id },
+      { type: pkcs11js.CKA_LABEL, value: label },
+    ];
+    raw.pkcs11.C_CreateObject(rawSession, [
+      ...common,
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY },
+      { type: pkcs11js.CKA_PRIVATE, value: true },
+      { type: pkcs11js.CKA_SENSITIVE, value: true },
+      { type: pkcs11js.CKA_EXTRACTABLE, value: false },
+      { type: pkcs11js.CKA_SIGN, value: true },
+      { type: pkcs11js.CKA_VALUE, value: Buffer.from(jwk.d ?? '', 'base64url') },
+    ]);
+    raw.pkcs11.C_CreateObject(rawSession, [
+      ...common,
+      { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PUBLIC_KEY },
+      { type: pkcs11js.CKA_VERIFY, value: true },
+      { type: pkcs11js.CKA_EC_POINT, value: Buffer.concat([Buffer.from([0x04, point.length]), point]) },
+    ]);
+    await assert.rejects(
+      backend.create(key, { algorithm: 'EC_P256', usages: ['sign', 'verify'] }),
+      (error: Error) =>
+        error instanceof PolicyViolationError &&
+        /CKA_LOCAL is false/.test(error.message) &&
+        /public key was not generated in the token/.test(error.message),
+    );
   });
 
   it('will not adopt an extractable key that carries the identity', async () => {

@@ -93,6 +93,35 @@ describe('planRotation', () => {
   });
 });
 
+describe('planRotation inside maintenance windows', () => {
+  const windows = [{ cron: '0 2 * * *', duration: '1h', timeZone: 'UTC' }];
+  const due = T0 + 720 * HOUR; // 2026-02-04T12:00Z; windows open 02:00-03:00 UTC daily
+  const open = Date.parse('2026-02-05T02:00:00Z');
+
+  it('rotates while a window is open', () => {
+    const plan = planRotation(key({ windows }), status([version(1, 'Active', T0)]), open + 30 * 60_000);
+    assert.equal(plan.due, 'period');
+  });
+
+  it('after downtime across a window, waits for the next one instead of rotating outside it', () => {
+    const afterWindow = open + 5 * HOUR; // the operator was down from before 02:00 until 07:00
+    const plan = planRotation(key({ windows }), status([version(1, 'Active', T0)]), afterWindow);
+    assert.equal(plan.due, undefined);
+    assert.equal(plan.next, Date.parse('2026-02-06T02:00:00Z'));
+  });
+
+  it('after a failed attempt in a window, retries in a window, not when the backoff ends', () => {
+    const failed = recordRotationFailure(status([version(1, 'Active', T0)]), open + 50 * 60_000);
+    const retryAt = Date.parse(failed.nextRotationTime ?? '');
+    assert.equal(retryAt, open + 110 * 60_000, 'one hour after the failure: the window has closed');
+    assert.equal(planRotation(key({ windows }), failed, retryAt).due, undefined);
+    const plan = planRotation(key({ windows }), failed, retryAt);
+    assert.equal(plan.next, Date.parse('2026-02-06T02:00:00Z'));
+    assert.equal(planRotation(key({ windows }), failed, Date.parse('2026-02-06T02:10:00Z')).due, 'period');
+    assert.ok(due < open);
+  });
+});
+
 describe('recordRotation', () => {
   it('makes the new version current and archives the previous one', () => {
     const now = T0 + 720 * HOUR;
@@ -143,5 +172,32 @@ describe('ageVersions', () => {
       dueForDestruction(aged, T0 + 4 * DAY).map((v) => v.version),
       [1],
     );
+  });
+
+  it('leaves every version as it is when spec.rotation is removed', () => {
+    const versions = [
+      version(3, 'Active', T0),
+      version(2, 'Archived', T0, T0),
+      version(1, 'Archived', T0, T0),
+    ];
+    const unrotated = key({});
+    delete unrotated.spec.rotation;
+    const { versions: aged, transitions } = ageVersions(unrotated, versions, T0 + 400 * DAY);
+    assert.deepEqual(aged, versions);
+    assert.deepEqual(transitions, []);
+  });
+
+  it('archives a disabled version again when retainVersions grows', () => {
+    const versions = [
+      version(3, 'Active', T0),
+      version(2, 'Archived', T0, T0),
+      version(1, 'Disabled', T0, T0),
+    ];
+    const { versions: aged, transitions } = ageVersions(key({ retainVersions: 2 }), versions, T0);
+    assert.deepEqual(
+      aged.map((v) => v.state),
+      ['Active', 'Archived', 'Archived'],
+    );
+    assert.deepEqual(transitions, [{ version: 1, from: 'Disabled', to: 'Archived' }]);
   });
 });

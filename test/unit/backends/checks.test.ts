@@ -39,22 +39,20 @@ describe('the checks every backend runs', () => {
     const refused = (run: () => void, reason: string) => {
       assert.throws(run, (error: unknown) => error instanceof UnsupportedError && error.cause === reason);
     };
-    refused(
-      () => { assertSignInput('EC_P384', { digest: sha('sha256'), hash: 'sha256' }); },
-      CheckReason.DigestMismatch,
-    );
-    refused(
-      () => { assertSignInput('EC_P256', { digest: Buffer.alloc(20), hash: 'sha256' }); },
-      CheckReason.DigestLength,
-    );
-    refused(
-      () => { assertSignInput('ED25519', { digest: sha('sha256'), hash: 'sha256' }); },
-      CheckReason.DigestNotSupported,
-    );
-    refused(
-      () => { assertSignInput('HMAC_SHA256', { digest: sha('sha256'), hash: 'sha256' }); },
-      CheckReason.DigestNotSupported,
-    );
-    refused(() => { assertSignInput('AES_256', { message: Buffer.from('m') }); }, CheckReason.NotASigningKey);
+    refused(() => {
+      assertSignInput('EC_P384', { digest: sha('sha256'), hash: 'sha256' });
+    }, CheckReason.DigestMismatch);
+    refused(() => {
+      assertSignInput('EC_P256', { digest: Buffer.alloc(20), hash: 'sha256' });
+    }, CheckReason.DigestLength);
+    refused(() => {
+      assertSignInput('ED25519', { digest: sha('sha256'), hash: 'sha256' });
+    }, CheckReason.DigestNotSupported);
+    refused(() => {
+      assertSignInput('HMAC_SHA256', { digest: sha('sha256'), hash: 'sha256' });
+    }, CheckReason.DigestNotSupported);
+    refused(() => {
+      assertSignInput('AES_256', { message: Buffer.from('m') });
+    }, CheckReason.NotASigningKey);
   });
 });

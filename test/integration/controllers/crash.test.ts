@@ -97,6 +97,45 @@ it('a key generated just before a crash is adopted, not generated again', async 
   await stopAll();
 });
 
+it('a key deleted after a crash during its first generation is disabled, not left live and unrecorded', async () => {
+  const crashing = operator('crashing-first', 'managedkey-after-generate');
+  await client.create(managedKeyType, {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'ManagedKey',
+    metadata: { name: 'rolled-back', namespace: NAMESPACE },
+    spec: {
+      backendRef: { name: BACKEND },
+      algorithm: 'EC_P256',
+      usages: ['sign', 'verify'],
+      deletionPolicy: 'Disable',
+    },
+  } as KubeObject);
+  assert.equal(await crashOf(crashing), 'SIGKILL');
+  const inFlight = await client.get<ManagedKeyObject>(managedKeyType, 'rolled-back', NAMESPACE);
+  assert.deepEqual(
+    inFlight.status?.versions?.map((v) => `${String(v.version)}:${v.state}`),
+    ['1:Generating'],
+    'status marked version 1 in flight before the backend made it',
+  );
+  // Applied and deleted again (a Helm rollback) while no operator runs.
+  await client.delete(managedKeyType, 'rolled-back', NAMESPACE);
+  operator('cleaning-up');
+  await eventually('the ManagedKey gone', async () =>
+    (await client.get(managedKeyType, 'rolled-back', NAMESPACE).then(
+      () => false,
+      () => true,
+    ))
+      ? true
+      : undefined,
+  );
+  const [privateKey] = softhsm
+    .listObjects(token)
+    .filter((o) => o.label === `${NAMESPACE}/rolled-back/v1` && o.kind === 'Private Key');
+  assert.ok(privateKey, 'the key made before the crash is still in the token (Disable keeps it)');
+  assert.ok(!privateKey.usage.includes('sign'), `it can no longer sign: ${privateKey.usage.join(',')}`);
+  await stopAll();
+});
+
 it('a rotation killed at each step leaves one current version, no lost version and no extra key object', async () => {
   await client.create(managedKeyType, {
     apiVersion: 'keyward.io/v1alpha1',

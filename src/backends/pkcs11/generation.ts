@@ -31,6 +31,9 @@ export function generationRequest(
 ): GenerationRequest {
   const parameters = KEY_PARAMETERS[spec.algorithm];
   const mechanism = { mechanism: parameters.generate };
+  const protection = profile.nonCopyable
+    ? [...PROTECTION_TEMPLATE, { type: pkcs11js.CKA_COPYABLE, value: false }]
+    : PROTECTION_TEMPLATE;
   const naming = (label: string): pkcs11js.Template => [
     { type: pkcs11js.CKA_ID, value: id },
     { type: pkcs11js.CKA_LABEL, value: label },
@@ -43,7 +46,7 @@ export function generationRequest(
         { type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
         { type: pkcs11js.CKA_KEY_TYPE, value: parameters.keyType },
         { type: pkcs11js.CKA_VALUE_LEN, value: parameters.valueLength },
-        ...PROTECTION_TEMPLATE,
+        ...protection,
         ...naming(oid.label),
         ...generationUseFlags('secret', spec.usages),
       ],
@@ -65,7 +68,7 @@ export function generationRequest(
       ...generationUseFlags('public', spec.usages),
     ],
     privateTemplate: [
-      ...PROTECTION_TEMPLATE,
+      ...protection,
       ...naming(oid.label),
       ...generationUseFlags('private', spec.usages),
     ],

@@ -20,6 +20,11 @@ export interface VendorProfile {
    * two key pairs are generated at once, even with OS locking.
    */
   readonly serialGeneration: boolean;
+  /**
+   * The token knows CKA_COPYABLE (PKCS#11 2.40): private and secret keys are generated with it false, so C_CopyObject
+   * cannot make a second object of the key with other attributes. Off where the module may not know it.
+   */
+  readonly nonCopyable: boolean;
   /** The shape the user PIN must have, checked before any login attempt spends one of the HSM's retries. */
   readonly pinFormat?: { readonly pattern: RegExp; readonly description: string };
 }
@@ -30,6 +35,7 @@ const STANDARD = {
   privatePublicKeys: false,
   uniqueLabels: false,
   serialGeneration: false,
+  nonCopyable: true,
 } as const;
 
 export const VENDOR_PROFILES: { readonly [V in Pkcs11Vendor]: VendorProfile } = {
@@ -54,6 +60,7 @@ export const VENDOR_PROFILES: { readonly [V in Pkcs11Vendor]: VendorProfile } = 
     // YubiHSM object ids are 16 bits and labels 40 bytes; a colliding id is caught by the label check on adoption.
     idLength: 2,
     maxLabelLength: 40,
+    nonCopyable: false,
     pinFormat: {
       pattern: /^[0-9a-fA-F]{4}.+$/,
       description: 'the 4 hex digits of the authentication key id followed by its password',
@@ -66,5 +73,6 @@ export const VENDOR_PROFILES: { readonly [V in Pkcs11Vendor]: VendorProfile } = 
     uniqueLabels: true,
     pinFormat: { pattern: /^[^:]+:.+$/, description: '<crypto user name>:<password>' },
   },
-  generic: { ...STANDARD, defaultModulePaths: [] },
+  // An unknown module may reject CKA_COPYABLE and every generation with it.
+  generic: { ...STANDARD, defaultModulePaths: [], nonCopyable: false },
 };

@@ -159,6 +159,7 @@ describe('generation', () => {
       assert.equal(rawBool(primary, pkcs11js.CKA_EXTRACTABLE), false);
       assert.equal(rawBool(primary, pkcs11js.CKA_NEVER_EXTRACTABLE), true);
       assert.equal(rawBool(primary, pkcs11js.CKA_LOCAL), true);
+      assert.equal(rawBool(primary, pkcs11js.CKA_COPYABLE), false, 'C_CopyObject cannot duplicate it');
 
       // The key value cannot be read out.
       const secretPart = algorithm.startsWith('RSA') ? pkcs11js.CKA_PRIVATE_EXPONENT : pkcs11js.CKA_VALUE;

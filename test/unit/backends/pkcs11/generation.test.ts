@@ -30,6 +30,7 @@ describe('generation request', () => {
     assert.equal(value(priv, pkcs11js.CKA_PRIVATE), true);
     assert.equal(value(priv, pkcs11js.CKA_SENSITIVE), true);
     assert.equal(value(priv, pkcs11js.CKA_EXTRACTABLE), false);
+    assert.equal(value(priv, pkcs11js.CKA_COPYABLE), false);
     assert.deepEqual(value(priv, pkcs11js.CKA_ID), id);
     assert.deepEqual(value(pub, pkcs11js.CKA_ID), id);
     assert.equal(value(priv, pkcs11js.CKA_LABEL), 'ns/key/v2');

@@ -10,6 +10,7 @@
 // Leadership lost: stop taking work at once and report it; the process must exit (another replica may
 // already be reconciling, so draining would only risk two writers).
 
+import type { OperatorConfig } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/object.ts';
@@ -54,6 +55,9 @@ export interface ManagerOptions {
 }
 
 export type ManagerExit = { reason: 'stopped' } | { reason: 'leadership-lost' };
+
+/** Adds a set of controllers (with the indexes they need) to the manager; main.ts passes every one it starts. */
+export type ControllerFactory = (manager: Manager, config: OperatorConfig) => void;
 
 export class Manager {
   readonly client: KubeClient;

@@ -7,7 +7,6 @@ import { hostname } from 'node:os';
 
 import { ConfigError, parseCommandLine } from '../config.ts';
 import type { OperatorConfig } from '../config.ts';
-import type { ControllerFactory } from '../controllers/registry.ts';
 import { createLogger, describeError } from '../log.ts';
 import type { Logger } from '../log.ts';
 import { KubeClient } from '../kube/client.ts';
@@ -16,6 +15,7 @@ import { OperatorMetrics } from '../metrics/registry.ts';
 import { metricsHandler, probesHandler, serve } from '../server/http.ts';
 import type { RunningServer } from '../server/http.ts';
 import { Manager } from './manager.ts';
+import type { ControllerFactory } from './manager.ts';
 
 const inClusterNamespaceFile = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 

@@ -48,17 +48,4 @@ export async function startTestOperator(client: KubeClient, watchNamespace?: str
   return { manager, clock, logs, stop: () => manager.stop() };
 }
 
-/** Polls `probe` until it returns something other than undefined; fails with `what` after the timeout. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+export { eventually } from './eventually.ts';

@@ -67,11 +67,7 @@ export function generationRequest(
         : [{ type: pkcs11js.CKA_EC_PARAMS, value: parameters.ecParams }]),
       ...generationUseFlags('public', spec.usages),
     ],
-    privateTemplate: [
-      ...protection,
-      ...naming(oid.label),
-      ...generationUseFlags('private', spec.usages),
-    ],
+    privateTemplate: [...protection, ...naming(oid.label), ...generationUseFlags('private', spec.usages)],
   };
 }
 

@@ -1,5 +1,6 @@
 // Keyward's controllers and what they share: the open backend connections, the backend metrics, the caches of the
 // objects they read, and the domain metrics computed from those caches at scrape time.
+import { ConditionType } from '../api/v1alpha1/conditions.ts';
 import type { KEY_PHASES } from '../api/v1alpha1/managedkey.ts';
 import type { KeyBackendObject, ManagedKeyObject } from '../api/v1alpha1/index.ts';
 import { BackendMetrics } from '../backends/instrumented.ts';
@@ -8,6 +9,7 @@ import type { KubeObject } from '../kube/object.ts';
 import { builtinResources } from '../kube/resource.ts';
 import { Counter } from 'prom-client';
 import type { OperatorConfig } from '../config.ts';
+import { findCondition, isConditionTrue } from '../runtime/conditions.ts';
 import { parseDuration } from '../runtime/duration.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
@@ -81,6 +83,37 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
       return [...counts].map(([id, value]) => {
         const [phase, backend] = JSON.parse(id) as [(typeof KEY_PHASES)[number], string];
         return { labels: { phase, backend }, value };
+      });
+    },
+  });
+  // Alerting series (the chart's PrometheusRule): a backend that is not Ready, and keys held back by a condition.
+  manager.metrics.scrapeTimeGauge({
+    name: 'keyward_backend_ready',
+    help: '1 when the KeyBackend is Ready (its Ready condition is True), else 0.',
+    labelNames: ['backend'],
+    collect: () =>
+      keyBackends.list().map((backend) => ({
+        labels: { backend: backend.metadata.name ?? '' },
+        value: isConditionTrue(backend.status?.conditions, ConditionType.Ready) ? 1 : 0,
+      })),
+  });
+  manager.metrics.scrapeTimeGauge({
+    name: 'keyward_managed_keys_unhealthy',
+    help: 'ManagedKeys whose Ready or VersionsIntact condition is False, by condition, reason and KeyBackend.',
+    labelNames: ['condition', 'reason', 'backend'],
+    collect: () => {
+      const counts = new Map<string, number>();
+      for (const key of managedKeys.list()) {
+        for (const type of [ConditionType.Ready, ConditionType.VersionsIntact]) {
+          const condition = findCondition(key.status?.conditions, type);
+          if (condition?.status !== 'False') continue;
+          const id = JSON.stringify([type, condition.reason, key.spec.backendRef.name]);
+          counts.set(id, (counts.get(id) ?? 0) + 1);
+        }
+      }
+      return [...counts].map(([id, value]) => {
+        const [condition, reason, backend] = JSON.parse(id) as [string, string, string];
+        return { labels: { condition, reason, backend }, value };
       });
     },
   });

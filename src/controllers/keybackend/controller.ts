@@ -18,9 +18,9 @@ import { describeError } from '../../log.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import type { ControllerDefinition, ReconcileContext } from '../../runtime/controller.ts';
 import { parseDuration } from '../../runtime/duration.ts';
-import { updateStatus } from '../../runtime/status.ts';
+import { statusAccess, updateStatus } from '../../runtime/status.ts';
 import type { BackendConnections, ConnectionState, Unavailable } from './connections.ts';
-import { readCredentials } from './credentials.ts';
+import { credentialAccess, readCredentials } from './credentials.ts';
 
 export const keyBackendType = resourceTypeOf(KeyBackendResource);
 
@@ -46,6 +46,7 @@ export function keyBackendController({
   return {
     name: 'keybackend',
     resource: keyBackendType,
+    access: [statusAccess(keyBackendType), credentialAccess],
     reconcile: async (keyBackend, context) => {
       const name = keyBackend.metadata.name ?? '';
       const interval = parseDuration(keyBackend.spec.healthCheckInterval);

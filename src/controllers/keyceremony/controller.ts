@@ -12,14 +12,20 @@ import { tally } from '../../ceremony/quorum.ts';
 import type { ControllerDefinition, ReconcileResult } from '../../runtime/controller.ts';
 import { formatTime } from '../../runtime/clock.ts';
 import { parseDuration } from '../../runtime/duration.ts';
+import { statusAccess } from '../../runtime/status.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { ConfigMap } from '../managedkey/distribution.ts';
 import { CeremonyRun, keyApprovalType, keyCeremonyType } from './context.ts';
 import type { Finding } from './findings.ts';
 import { prepare, specProblem } from './preparation.ts';
-import { CeremonyRefusal, describeBegun, runRootGeneration } from './root-generation.ts';
+import {
+  CeremonyRefusal,
+  describeBegun,
+  rootGenerationAccess,
+  runRootGeneration,
+} from './root-generation.ts';
 import { stepState, withStep } from './steps.ts';
-import { Transcript, TranscriptConflictError } from './transcript-store.ts';
+import { Transcript, TranscriptConflictError, transcriptAccess } from './transcript-store.ts';
 import { approvalsOf, ceremonyView } from './view.ts';
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Expired']);
@@ -36,6 +42,7 @@ export function keyCeremonyController(deps: KeyCeremonyDeps): ControllerDefiniti
   return {
     name: 'keyceremony',
     resource: keyCeremonyType,
+    access: [statusAccess(keyCeremonyType), transcriptAccess, ...rootGenerationAccess],
     watches: [
       {
         resource: keyApprovalType,

@@ -24,6 +24,7 @@ import { encryptToPem } from '../../ceremony/cms.ts';
 import { participantKey } from '../../ceremony/participants.ts';
 import { splitSecret } from '../../ceremony/shares.ts';
 import { failpoint } from '../../failpoints.ts';
+import type { ApiAccess } from '../../kube/access.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isAlreadyExists } from '../../kube/errors.ts';
 import { builtinResources, resourceTypeOf } from '../../kube/resource.ts';
@@ -42,6 +43,13 @@ import type { CeremonyRun } from './context.ts';
 import { CEREMONY_LABEL } from './transcript-store.ts';
 
 export const managedKeyType = resourceTypeOf(ManagedKey);
+
+/** The root's ManagedKey (looked for, created, its status written) and its certificate ConfigMap (created). */
+export const rootGenerationAccess: readonly ApiAccess[] = [
+  { resource: managedKeyType, verbs: ['get', 'create'] },
+  { resource: managedKeyType, subresource: 'status', verbs: ['patch'] },
+  { resource: builtinResources.configMaps, verbs: ['create'] },
+];
 export const CEREMONY_UID_ANNOTATION = 'keyward.io/ceremony-uid';
 export const AUTHENTICATOR_ANNOTATION = 'keyward.io/activation-authenticator';
 

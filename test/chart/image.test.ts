@@ -102,8 +102,15 @@ describe('the image contents (dist/ and production dependencies)', { timeout: 60
     await rm(app, { recursive: true, force: true });
   });
 
-  it('has no development dependency', () => {
-    for (const dev of ['typescript', 'eslint', 'prettier', '@types/node', 'node']) {
+  it('has no development dependency', async () => {
+    const installed = JSON.parse(
+      await readFile(path.join(app, 'node_modules', '.package-lock.json'), 'utf8'),
+    ) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    const devOnly = Object.entries(installed.packages).filter(([, entry]) => entry.dev === true);
+    assert.deepEqual(devOnly, [], 'packages only dev dependencies need');
+    for (const dev of ['typescript', 'eslint', 'prettier', 'node', 'typescript-eslint']) {
       assert.ok(
         !existsSync(path.join(app, 'node_modules', dev, 'package.json')),
         `${dev} is a dev dependency`,

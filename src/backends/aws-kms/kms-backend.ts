@@ -144,6 +144,8 @@ export class AwsKmsBackend implements KeyBackend {
       model: 'AWS KMS',
       serial: this.#region,
       tokenLabel: this.#customKeyStoreId ?? this.#region,
+      // The HSMs of AWS KMS are FIPS 140-3 level 3 validated (a custom key store's CloudHSM cluster too).
+      validatedFipsLevel: 3,
     };
     if (this.#customKeyStoreId === undefined) {
       await this.#call('ListKeys', options, (kms, abortSignal) =>

@@ -331,7 +331,8 @@ export const KeyBackendStatus = Type.Object(
           ),
           availabilityZones: Type.Optional(
             Type.Array(Type.String({ description: 'An Availability Zone.' }), {
-              description: 'Availability Zones the HSMs are in (AWS CloudHSM); one means no high availability.',
+              description:
+                'Availability Zones the HSMs are in (AWS CloudHSM); one means no high availability.',
             }),
           ),
           latestBackupTime: Type.Optional(

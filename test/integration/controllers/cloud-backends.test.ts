@@ -129,11 +129,12 @@ describe('cloud backends through the controllers', () => {
       const found = await client.get<ManagedKeyObject>(managedKeyType, 'signer', NAMESPACE);
       return found.status?.currentVersion === 2 ? found : undefined;
     });
+    const { versions, archival } = rotated.status ?? {};
     assert.deepEqual(
-      rotated.status.versions?.map((v) => `${String(v.version)}:${v.state}`),
+      versions?.map((v) => `${String(v.version)}:${v.state}`),
       ['2:Active', '1:Archived'],
     );
-    assert.equal(rotated.status.archival, 'usages');
+    assert.equal(archival, 'usages');
   });
 
   it('GCP Cloud HSM: a ManagedKey waits out PENDING_GENERATION and records its CryptoKeyVersion', async () => {

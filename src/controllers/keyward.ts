@@ -9,12 +9,13 @@ import type { KubeObject } from '../kube/object.ts';
 import { builtinResources } from '../kube/resource.ts';
 import { Counter } from 'prom-client';
 import type { OperatorConfig } from '../config.ts';
-import { findCondition, isConditionTrue } from '../runtime/conditions.ts';
+import { findCondition } from '../runtime/conditions.ts';
 import { parseDuration } from '../runtime/duration.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { BackendConnections } from './keybackend/connections.ts';
 import { keyBackendController, keyBackendType } from './keybackend/controller.ts';
+import { addBackendMetrics } from './keybackend/metrics.ts';
 import { addKeyCeremonyControllers } from './keyceremony/register.ts';
 import { managedKeyController, managedKeyType } from './managedkey/controller.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, PublicKeyCache } from './managedkey/distribution.ts';
@@ -86,17 +87,7 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
       });
     },
   });
-  // Alerting series (the chart's PrometheusRule): a backend that is not Ready, and keys held back by a condition.
-  manager.metrics.scrapeTimeGauge({
-    name: 'keyward_backend_ready',
-    help: '1 when the KeyBackend is Ready (its Ready condition is True), else 0.',
-    labelNames: ['backend'],
-    collect: () =>
-      keyBackends.list().map((backend) => ({
-        labels: { backend: backend.metadata.name ?? '' },
-        value: isConditionTrue(backend.status?.conditions, ConditionType.Ready) ? 1 : 0,
-      })),
-  });
+  // Keys held back by a condition, for the chart's alerts (KeywardKeyMissing).
   manager.metrics.scrapeTimeGauge({
     name: 'keyward_managed_keys_unhealthy',
     help: 'ManagedKeys whose Ready or VersionsIntact condition is False, by condition, reason and KeyBackend.',
@@ -117,6 +108,7 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
       });
     },
   });
+  addBackendMetrics(manager, keyBackends);
   if (config.perKeyMetrics) addPerKeyMetrics(manager, managedKeys);
   addKeyCeremonyControllers(manager);
 }

@@ -26,6 +26,13 @@ export const PROMTOOL: GoTool = {
   tags: ['remove_all_sd'],
 };
 
+/** gopher-lua, the Lua that Argo CD runs health checks in (docs/argocd). */
+export const GLUA: GoTool = {
+  name: 'glua',
+  package: 'github.com/yuin/gopher-lua/cmd/glua',
+  version: 'v1.1.2',
+};
+
 function toolsDir(): string {
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'keyward', 'tools');
 }

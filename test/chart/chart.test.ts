@@ -20,17 +20,19 @@ import { dump, load } from 'js-yaml';
 
 import { ensureControlPlane } from '../../scripts/testenv/controlplane.ts';
 import type { ManagedKeyObject } from '../../src/api/v1alpha1/index.ts';
+import { keyBackendType } from '../../src/controllers/keybackend/controller.ts';
 import { managedKeyType } from '../../src/controllers/managedkey/controller.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import type { KubeObject } from '../../src/kube/object.ts';
 import { builtinResources } from '../../src/kube/resource.ts';
 import { startOperator } from '../fixtures/operator-process.ts';
 import type { OperatorProcess } from '../fixtures/operator-process.ts';
-import { managedKeyManifest, setUpSoftHsmBackend } from '../support/keyward.ts';
+import { keyBackendManifest, managedKeyManifest, setUpSoftHsmBackend } from '../support/keyward.ts';
 import type { SoftHsmSetup } from '../support/keyward.ts';
 import { eventually } from '../support/eventually.ts';
 import { CHART_DIR, chartTools, findObject, helm, helmTemplate, setArgs } from './helm.ts';
 import type { Tools } from './helm.ts';
+import { argoHealth } from './lua.ts';
 import { exportedFamilies, metricNames } from './promql.ts';
 
 const run = promisify(execFile);
@@ -319,5 +321,50 @@ describe('the Helm chart', { timeout: 600_000 }, () => {
     // The keys' and backends' own series are there with values, not only declared.
     assert.match(exposition, new RegExp(`^keyward_backend_ready\\{backend="${BACKEND}"\\} 1$`, 'm'));
     assert.match(exposition, /^keyward_key_rotation_overdue\{namespace="[^"]+",name="signing"\} 0$/m);
+  });
+
+  it('has Argo CD health checks that read real objects right (docs/argocd, in gopher-lua)', async () => {
+    assert.ok(operator, 'the operator runs');
+    const key = await client.get(managedKeyType, 'signing', KEY_NAMESPACE);
+    assert.equal((await argoHealth(tools.glua, 'managedkey', key)).status, 'Healthy');
+    const unseen = managedKeyManifest('unseen', KEY_NAMESPACE, { backendRef: { name: BACKEND } });
+    assert.equal((await argoHealth(tools.glua, 'managedkey', unseen)).status, 'Progressing');
+    const backend = await client.get(keyBackendType, BACKEND);
+    assert.equal((await argoHealth(tools.glua, 'keybackend', backend)).status, 'Healthy');
+
+    const broken = `${BACKEND}-no-pin`;
+    await client.create(
+      keyBackendType,
+      keyBackendManifest(broken, { namespace: KEY_NAMESPACE, token: setup.token, secretName: 'absent' }),
+    );
+    try {
+      const failing = await eventually('the KeyBackend without its Secret to be not Ready', async () => {
+        const kb = await client.get<
+          KubeObject & { status?: { conditions?: { type: string; status: string }[] } }
+        >(keyBackendType, broken);
+        return kb.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'False')
+          ? kb
+          : undefined;
+      });
+      const health = await argoHealth(tools.glua, 'keybackend', failing);
+      assert.equal(health.status, 'Degraded');
+      assert.match(health.message, /^SecretNotFound: /);
+    } finally {
+      await client.delete(keyBackendType, broken, undefined);
+    }
+    for (const [phase, status] of [
+      ['Completed', 'Healthy'],
+      ['Expired', 'Degraded'],
+      ['AwaitingQuorum', 'Suspended'],
+      ['Running', 'Progressing'],
+    ]) {
+      const ceremony = {
+        apiVersion: 'keyward.io/v1alpha1',
+        kind: 'KeyCeremony',
+        metadata: { name: 'c', generation: 1 },
+        status: { phase },
+      };
+      assert.equal((await argoHealth(tools.glua, 'keyceremony', ceremony)).status, status, phase);
+    }
   });
 });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadAll } from 'js-yaml';
 
-import { HELM, PROMTOOL, ensureGoTool } from '../../scripts/chart-tools.ts';
+import { GLUA, HELM, PROMTOOL, ensureGoTool } from '../../scripts/chart-tools.ts';
 import { ensureBinaries } from '../../scripts/testenv/build.ts';
 import type { KubeObject } from '../../src/kube/object.ts';
 import { REPO_ROOT } from '../support/kube.ts';
@@ -16,6 +16,7 @@ const run = promisify(execFile);
 export interface Tools {
   helm: string;
   promtool: string;
+  glua: string;
   /** The control plane's Kubernetes version: helm built with go install would otherwise assume v1.20. */
   kubeVersion: string;
 }
@@ -28,6 +29,7 @@ export async function chartTools(): Promise<Tools> {
   return {
     helm: await ensureGoTool(HELM, log),
     promtool: await ensureGoTool(PROMTOOL, log),
+    glua: await ensureGoTool(GLUA, log),
     kubeVersion: kubernetesVersion,
   };
 }

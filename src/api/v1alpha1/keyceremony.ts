@@ -65,7 +65,13 @@ export const CEREMONY_TYPE_STEPS: Record<(typeof CEREMONY_TYPES)[number], readon
     'Verification & Audit',
     'Secure Storage',
   ],
-  KeyDestruction: ['Preparation', 'Key Destruction', 'Verification & Audit'],
+  KeyDestruction: [
+    'Preparation',
+    'Share Reconstruction',
+    'Key Destruction',
+    'Verification & Audit',
+    'Secure Storage',
+  ],
   KeyRecovery: ['Preparation', 'Share Reconstruction', 'Verification & Audit', 'Secure Storage'],
 };
 

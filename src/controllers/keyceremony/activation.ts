@@ -130,14 +130,14 @@ export async function resolveRootTarget(
   return { managedKey, keyBackend, certificate, certificatePem, authenticator, rootCeremonyUid };
 }
 
-/** What is wrong with a KeyActivation before anything begins (the target, the CSR), or undefined. */
-export async function activationProblem(
+/** What is wrong with a KeyActivation or KeyDestruction before anything begins (the target, the CSR), or undefined. */
+export async function targetProblem(
   run: CeremonyRun,
   keyBackends: { get(namespace: string, name: string): KeyBackendObject | undefined },
 ): Promise<Finding | undefined> {
   try {
     await resolveRootTarget(run, keyBackends);
-    checkIntermediateCsr(run.ceremony.spec.target?.csr ?? '');
+    if (run.ceremony.spec.type === 'KeyActivation') checkIntermediateCsr(run.ceremony.spec.target?.csr ?? '');
   } catch (error) {
     if (error instanceof CeremonyRefusal) return { reason: error.reason, message: error.message };
     if (error instanceof Error && error.name === 'CsrError')

@@ -1,6 +1,7 @@
 // The KeyCeremony controller: runs a RootKeyGeneration ceremony through its seven steps, and a KeyActivation
-// (activation.ts) through its five.
-//   Preparation -> AwaitingQuorum (custodians sign the challenge; for an activation, each also brings a share) ->
+// (activation.ts) or KeyDestruction (destruction.ts) of the root key through their five.
+//   Preparation -> AwaitingQuorum (custodians sign the challenge; for an activation or a destruction, each also
+//   brings a share) ->
 //   Running (the HSM work, in one go) -> AwaitingWitnesses (the sealed transcript's head) -> Completed; or Failed,
 //   or Expired at the deadline.
 // Every approval is verified here from its signature, whatever its status says: a status is writable by anyone
@@ -16,8 +17,9 @@ import { formatTime } from '../../runtime/clock.ts';
 import { parseDuration } from '../../runtime/duration.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { ConfigMap } from '../managedkey/distribution.ts';
+import { runDestruction } from './destruction.ts';
 import {
-  activationProblem,
+  targetProblem,
   dropRecipient,
   ensureRecipient,
   reconstructSecret,
@@ -34,7 +36,7 @@ import { approvalsOf, ceremonyView } from './view.ts';
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Expired']);
 /** The ceremony types this version carries out; the others get Ready=False NotImplemented. */
-const CARRIED_OUT = new Set(['RootKeyGeneration', 'KeyActivation']);
+const CARRIED_OUT = new Set(['RootKeyGeneration', 'KeyActivation', 'KeyDestruction']);
 
 export interface KeyCeremonyDeps {
   readonly keyBackends: Informer<KeyBackendObject>;
@@ -89,16 +91,17 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
     Date.parse(ceremony.metadata.creationTimestamp ?? '') + parseDuration(ceremony.spec.deadline);
   const keyBackend = deps.keyBackends.get('', ceremony.spec.backendRef.name);
 
-  const activation = ceremony.spec.type === 'KeyActivation';
+  // An activation and a destruction both open the offline token with a quorum of shares.
+  const withShares = ceremony.spec.type === 'KeyActivation' || ceremony.spec.type === 'KeyDestruction';
   if (status.challenge === undefined) {
-    const problem = activation
-      ? await activationProblem(run, deps.keyBackends)
+    const problem = withShares
+      ? await targetProblem(run, deps.keyBackends)
       : specProblem(ceremony, keyBackend);
     if (problem) {
       await fail(run, problem, deps);
       return {};
     }
-    if (activation) ensureRecipient(run); // published with the Preparation step
+    if (withShares) ensureRecipient(run); // published with the Preparation step
     await prepare(run);
   } else {
     run.transcript = await Transcript.open(run.context.client, ceremony, status.challenge);
@@ -111,7 +114,7 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
         run,
         {
           reason: 'Interrupted',
-          message: activation
+          message: withShares
             ? `the operator stopped while the ceremony was running (${describeBegun(status)}); the activation secret existed only in its memory, so the ceremony cannot finish. Each custodian still holds their share; run a new ceremony`
             : `the operator stopped while the ceremony was running (${describeBegun(status)}); the activation secret existed only in its memory, so the ceremony cannot finish. The encrypted shares in status open the token; run a new ceremony on a fresh token`,
         },
@@ -128,7 +131,7 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
   }
 
   if (status.phase === 'AwaitingQuorum') {
-    if (activation) ensureRecipient(run); // fails the ceremony at once if a restart lost the recipient key
+    if (withShares) ensureRecipient(run); // fails the ceremony at once if a restart lost the recipient key
     const counted = await countCustodians(run, deps);
     if (!counted) return { requeueAfter: Math.max(deadline - run.now, 1_000) };
     if (!keyBackend)
@@ -136,7 +139,7 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
         'BackendNotFound',
         `KeyBackend ${ceremony.spec.backendRef.name} does not exist`,
       );
-    if (activation) {
+    if (withShares) {
       const target = await resolveRootTarget(run, deps.keyBackends);
       const rebuilt = await reconstructSecret(run, counted, target);
       const { secret } = rebuilt;
@@ -153,7 +156,8 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
         );
         status.phase = 'Running';
         await run.save();
-        await runActivation(run, target, secret);
+        if (ceremony.spec.type === 'KeyActivation') await runActivation(run, target, secret);
+        else await runDestruction(run, target, secret);
       } finally {
         secret.fill(0);
       }

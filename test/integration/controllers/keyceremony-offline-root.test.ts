@@ -1,6 +1,7 @@
-// A KeyActivation end to end against real peers: a root made by a RootKeyGeneration ceremony on a fresh SoftHSM2
-// token, then an intermediate CA signed under a 3-of-5 activation whose custodians only ever use openssl (decrypt
-// their share, re-encrypt it to the ceremony's certificate). What comes out is checked with openssl verify and zlint.
+// The ceremonies that use an offline root, end to end against real peers: a root made by a RootKeyGeneration
+// ceremony on a fresh SoftHSM2 token; an intermediate CA signed under a 3-of-5 KeyActivation whose custodians only
+// ever use openssl (decrypt their share, re-encrypt it to the ceremony's certificate), checked with openssl verify
+// and zlint; then a KeyDestruction that leaves nothing in the token, which the ManagedKey's deletion waited for.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -13,9 +14,11 @@ import { combineShares } from '../../../src/ceremony/shares.ts';
 import { parseTranscript, verifyChain } from '../../../src/ceremony/transcript.ts';
 import { keyBackendType } from '../../../src/controllers/keybackend/controller.ts';
 import { keyApprovalType, keyCeremonyType } from '../../../src/controllers/keyceremony/context.ts';
+import type { ManagedKeyObject } from '../../../src/api/v1alpha1/managedkey.ts';
 import { managedKeyType } from '../../../src/controllers/keyceremony/root-generation.ts';
 import type { KubeClient } from '../../../src/kube/client.ts';
 import type { KubeObject } from '../../../src/kube/object.ts';
+import { isNotFound } from '../../../src/kube/errors.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
 import {
   activationManifest,
@@ -55,7 +58,7 @@ const CUSTODIANS: Record<string, PersonKeyType> = {
 const WITNESSES: Record<string, PersonKeyType> = { walter: 'ec-p256' };
 const TYPES: Record<string, PersonKeyType> = { ...CUSTODIANS, ...WITNESSES };
 
-describe('a KeyActivation (3 of 5) signs an intermediate CA with the offline root', () => {
+describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
   let client: KubeClient;
   let softhsm: SoftHsm;
   let operator: TestOperator;
@@ -292,6 +295,81 @@ describe('a KeyActivation (3 of 5) signs an intermediate CA with the offline roo
       assert.match(conditionOf(failed, 'Ready')?.message ?? '', message);
       assert.equal(failed.status?.recipientCertificate, undefined);
     }
+  });
+
+  const tokenObjects = async () => {
+    const secret = await combineShares(
+      [shares.alice, shares.bob, shares.dave].filter((s) => s !== undefined),
+    );
+    const pins = tokenPins(secret, root.metadata.uid ?? '');
+    return softhsm.listObjects({ label: LABEL, pin: pins.user.toString('ascii'), soPin: '', slotId: 0 });
+  };
+  const getKey = () => client.get<ManagedKeyObject>(managedKeyType, `${ROOT}-key`, NAMESPACE);
+
+  it('deleting the root ManagedKey with deletionPolicy Destroy waits: the operator cannot open the offline token', async () => {
+    await client.patch(managedKeyType, `${ROOT}-key`, NAMESPACE, 'merge', {
+      spec: { deletionPolicy: 'Destroy' },
+    });
+    await eventually('the ManagedKey has its finalizer', async () =>
+      (await getKey()).metadata.finalizers?.length ? true : undefined,
+    );
+    await client.delete(managedKeyType, `${ROOT}-key`, NAMESPACE);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const waiting = await getKey();
+    assert.ok(waiting.metadata.deletionTimestamp);
+    assert.equal((await tokenObjects()).length, 2, 'the root key pair is still in the token');
+  });
+
+  it('a KeyDestruction under quorum destroys every version in the token, and the ManagedKey goes', async () => {
+    await client.create(keyCeremonyType, {
+      apiVersion: 'keyward.io/v1alpha1',
+      kind: 'KeyCeremony',
+      metadata: { name: 'destroy-root', namespace: NAMESPACE },
+      spec: {
+        type: 'KeyDestruction',
+        backendRef: { name: BACKEND },
+        target: { managedKeyRef: { name: `${ROOT}-key` } },
+        quorum: { threshold: 3, custodians: options().custodians },
+        witnesses: options().witnesses,
+      },
+    } as KubeObject);
+    const ready = await phase('destroy-root', 'AwaitingQuorum');
+    const digest = ready.status?.challenge ?? '';
+    for (const custodian of ['carol', 'dave'])
+      await approve('destroy-root', custodian, digest, { share: shareFor(custodian, ready) });
+    const short = await getCeremony('destroy-root');
+    assert.ok(
+      short.status?.steps?.slice(1).every((s) => s.state === 'Pending'),
+      'M-1 shares do nothing',
+    );
+    assert.equal((await tokenObjects()).length, 2);
+    await approve('destroy-root', 'erin', digest, { share: shareFor('erin', ready) });
+    const done = await witness('destroy-root');
+    assert.deepEqual(
+      done.status?.steps?.map((s) => `${s.name}: ${s.state}`),
+      [
+        'Preparation: Done',
+        'Share Reconstruction: Done',
+        'Key Destruction: Done',
+        'Verification & Audit: Done',
+        'Secure Storage: Done',
+      ],
+    );
+    assert.deepEqual(await tokenObjects(), [], 'no object is left in the token');
+    const entries = parseTranscript(
+      (await getConfigMap('destroy-root-transcript')).data?.['transcript.jsonl'] ?? '',
+    );
+    assert.equal(verifyChain(entries, digest), undefined);
+    assert.ok(entries.some((e) => e.detail.event === 'version destroyed' && e.detail.version === 1));
+    await eventually('the ManagedKey is gone', async () => {
+      try {
+        await getKey();
+        return undefined;
+      } catch (error) {
+        if (isNotFound(error)) return true;
+        throw error;
+      }
+    });
   });
 
   it('no PIN, share or activation secret in plaintext in any object in the API server or in the operator log', async () => {

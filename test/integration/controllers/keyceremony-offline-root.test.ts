@@ -3,7 +3,9 @@
 // ever use openssl (decrypt their share, re-encrypt it to the ceremony's certificate), checked with openssl verify
 // and zlint; then a KeyDestruction that leaves nothing in the token, which the ManagedKey's deletion waited for.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { installCrds, remove } from '../../../scripts/cluster.ts';
@@ -26,7 +28,7 @@ import {
   ceremonyManifest,
   offlineBackendManifest,
 } from '../../support/ceremony.ts';
-import { testCluster } from '../../support/kube.ts';
+import { REPO_ROOT, testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
 import type { PersonKeyType } from '../../support/openssl.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
@@ -40,6 +42,7 @@ const BACKEND = `offline-root-${RUN}`;
 const LABEL = `root-${RUN}`;
 const ROOT = 'root-ca';
 const ACTIVATION = 'issuing-ca-1';
+const PLUGIN = join(REPO_ROOT, 'bin', 'kubectl-keyward');
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
@@ -136,10 +139,17 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
   const shareFor = (custodian: string, ceremony: KeyCeremonyObject, share = shares[custodian]) =>
     openssl.reencryptShare(custodian, share ?? Buffer.alloc(0), ceremony.status?.recipientCertificate ?? '');
 
+  let kubeconfigPath: string;
+  const plugin = (...args: string[]) =>
+    execFileSync(PLUGIN, [...args, '-n', NAMESPACE, '--kubeconfig', kubeconfigPath], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+
   let root: KeyCeremonyObject;
   before(async () => {
     await ensureZlint();
-    ({ client } = await testCluster());
+    ({ client, kubeconfigPath } = await testCluster());
     await installCrds(client);
     softhsm = SoftHsm.create();
     for (const [name, type] of Object.entries(TYPES)) publicKeys[name] = openssl.keygen(name, type);
@@ -234,7 +244,19 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
   });
 
   it("with a fourth custodian's good share, the root signs the intermediate, which chains to the root and passes zlint", async () => {
-    await approve(ACTIVATION, 'dave', challenge, { share: shareFor('dave', activation) });
+    // dave uses the plugin, which re-encrypts the share file with the same openssl command.
+    openssl.write('dave.share', shares.dave ?? Buffer.alloc(0));
+    const approved = plugin(
+      'approve',
+      ACTIVATION,
+      '--signer',
+      'dave',
+      '--key',
+      openssl.path('dave.pem'),
+      '--share',
+      openssl.path('dave.share'),
+    );
+    assert.match(approved, new RegExp(`dave signed ${challenge}`));
     activation = await witness(ACTIVATION);
     assert.deepEqual(
       activation.status?.steps?.map((s) => `${s.name}: ${s.state}`),

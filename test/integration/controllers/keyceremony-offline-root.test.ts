@@ -336,9 +336,12 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
       (await getKey()).metadata.finalizers?.length ? true : undefined,
     );
     await client.delete(managedKeyType, `${ROOT}-key`, NAMESPACE);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const waiting = await getKey();
+    const waiting = await eventually('the deletion is blocked', async () => {
+      const key = await getKey();
+      return conditionOf(key, 'Ready')?.reason === 'BackendNotReady' ? key : undefined;
+    });
     assert.ok(waiting.metadata.deletionTimestamp);
+    assert.match(conditionOf(waiting, 'Ready')?.message ?? '', /offline root/);
     assert.equal((await tokenObjects()).length, 2, 'the root key pair is still in the token');
   });
 

@@ -235,8 +235,13 @@ async function countCustodians(
       ...refusals,
     ].join('; '),
   );
-  await run.save();
-  return reached ? result.counted : undefined;
+  if (!reached) {
+    await run.save();
+    return undefined;
+  }
+  // Reached: the caller saves with what comes next (Running, or why the shares do not rebuild the secret), so that
+  // a quorum whose shares do not match does not flip the condition on every reconcile.
+  return result.counted;
 }
 
 /** The quorum approved but its shares do not (yet) rebuild the activation data: said, recorded once, waited on. */

@@ -1,6 +1,9 @@
 // What the ceremony tests share: an offline root KeyBackend, a RootKeyGeneration ceremony for a set of people, a
 // KeyActivation of its key, and approvals signed by openssl as those people (with a share, for an activation).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { KubeObject } from '../../src/kube/object.ts';
+import { REPO_ROOT } from './kube.ts';
 import type { OpenSsl, PersonKeyType } from './openssl.ts';
 import { SOFTHSM_MODULE } from './softhsm.ts';
 
@@ -94,4 +97,12 @@ export function approvalManifest(
       ...(options.share === undefined ? {} : { share: options.share }),
     },
   } as KubeObject;
+}
+
+/** The shell block of docs/ceremonies.md that follows `<!-- tested: name -->`: the docs' commands, run as written. */
+export function docsBlock(name: string): string {
+  const docs = readFileSync(join(REPO_ROOT, 'docs', 'ceremonies.md'), 'utf8');
+  const block = new RegExp(`<!-- tested: ${name} -->\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``).exec(docs)?.[1];
+  if (block === undefined) throw new Error(`docs/ceremonies.md has no tested block "${name}"`);
+  return block;
 }

@@ -5,10 +5,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { installCrds, remove } from '../../../scripts/cluster.ts';
+import { ensureBinaries } from '../../../scripts/testenv/build.ts';
 import type { KeyCeremonyObject } from '../../../src/api/v1alpha1/keyceremony.ts';
 import type { KeyCeremonyApprovalObject } from '../../../src/api/v1alpha1/keyceremonyapproval.ts';
 import { tokenPins } from '../../../src/ceremony/activation.ts';
@@ -27,6 +28,7 @@ import {
   approvalManifest,
   ceremonyManifest,
   offlineBackendManifest,
+  docsBlock,
 } from '../../support/ceremony.ts';
 import { REPO_ROOT, testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
@@ -146,12 +148,29 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
 
+  let kubectlDir: string;
+  /** A docs block in bash, in the people's directory, with kubectl on the PATH and the given variables. */
+  const runDocs = (name: string, variables: Record<string, string>) =>
+    execFileSync('bash', ['-euo', 'pipefail', '-c', docsBlock(name)], {
+      cwd: openssl.dir,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PATH: `${kubectlDir}:${process.env.PATH ?? ''}`,
+        KUBECONFIG: kubeconfigPath,
+        NS: NAMESPACE,
+        ...variables,
+      },
+    });
+
   let root: KeyCeremonyObject;
   before(async () => {
     await ensureZlint();
     ({ client, kubeconfigPath } = await testCluster());
     await installCrds(client);
     softhsm = SoftHsm.create();
+    kubectlDir = dirname((await ensureBinaries(() => undefined)).kubectl);
     for (const [name, type] of Object.entries(TYPES)) publicKeys[name] = openssl.keygen(name, type);
     await client.create(builtinResources.namespaces, {
       apiVersion: 'v1',
@@ -368,7 +387,12 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
       'M-1 shares do nothing',
     );
     assert.equal((await tokenObjects()).length, 2);
-    await approve('destroy-root', 'erin', digest, { share: shareFor('erin', ready) });
+    // erin follows the docs: their commands re-encrypt the share, and the approval carries the result.
+    openssl.write('erin.share', shares.erin ?? Buffer.alloc(0));
+    runDocs('reencrypt', { CEREMONY: 'destroy-root', ME: 'erin' });
+    await approve('destroy-root', 'erin', digest, {
+      share: openssl.read('erin.for-ceremony.cms').toString(),
+    });
     const done = await witness('destroy-root');
     assert.deepEqual(
       done.status?.steps?.map((s) => `${s.name}: ${s.state}`),

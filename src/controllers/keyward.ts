@@ -13,6 +13,7 @@ import type { Informer } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { BackendConnections } from './keybackend/connections.ts';
 import { keyBackendController, keyBackendType } from './keybackend/controller.ts';
+import { addBackendMetrics } from './keybackend/metrics.ts';
 import { addKeyCeremonyControllers } from './keyceremony/register.ts';
 import { managedKeyController, managedKeyType } from './managedkey/controller.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, PublicKeyCache } from './managedkey/distribution.ts';
@@ -84,6 +85,7 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
       });
     },
   });
+  addBackendMetrics(manager, keyBackends);
   if (config.perKeyMetrics) addPerKeyMetrics(manager, managedKeys);
   addKeyCeremonyControllers(manager);
 }

@@ -198,7 +198,7 @@ export async function runRootGeneration(
       (input) => signer.sign(identity, input, { ecdsaFormat: 'der' }),
     );
     const fingerprint = `SHA256:${createHash('sha256').update(root.der).digest('base64').replace(/=+$/, '')}`;
-    const configMapName = await publishCertificate(run, root.pem, fingerprint);
+    const configMapName = await publishCertificate(run, { 'ca.crt': root.pem, fingerprint });
     status.certificate = {
       configMapName,
       fingerprint,
@@ -316,8 +316,8 @@ async function recordManagedKey(
   );
 }
 
-/** The certificate ConfigMap; an existing one is never overwritten. */
-async function publishCertificate(run: CeremonyRun, pem: string, fingerprint: string): Promise<string> {
+/** The certificate ConfigMap (`ca.crt`, and for an intermediate `issuer.crt`); an existing one is never overwritten. */
+export async function publishCertificate(run: CeremonyRun, data: Record<string, string>): Promise<string> {
   const name = `${run.ceremony.metadata.name ?? ''}-certificate`;
   const namespace = run.ceremony.metadata.namespace ?? '';
   try {
@@ -331,7 +331,7 @@ async function publishCertificate(run: CeremonyRun, pem: string, fingerprint: st
         annotations: { [CEREMONY_UID_ANNOTATION]: run.ceremony.metadata.uid ?? '' },
       },
       immutable: true,
-      data: { 'ca.crt': pem, fingerprint },
+      data,
     } as ConfigMap);
   } catch (error) {
     if (isAlreadyExists(error)) {

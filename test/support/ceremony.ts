@@ -1,5 +1,6 @@
 // What the ceremony tests share: an offline root KeyBackend, a RootKeyGeneration ceremony for a set of people, a
 // KeyActivation of its key, and approvals signed by openssl as those people (with a share, for an activation).
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeObject } from '../../src/kube/object.ts';
@@ -105,4 +106,41 @@ export function docsBlock(name: string): string {
   const block = new RegExp(`<!-- tested: ${name} -->\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``).exec(docs)?.[1];
   if (block === undefined) throw new Error(`docs/ceremonies.md has no tested block "${name}"`);
   return block;
+}
+
+/** The kubectl-keyward executable, as a person installs it on their PATH. */
+export const PLUGIN = join(REPO_ROOT, 'bin', 'kubectl-keyward');
+
+/** Where a test runs what people run: the plugin and the docs' blocks, each in a process of its own. */
+export interface PeopleShell {
+  readonly kubeconfigPath: string;
+  readonly namespace: string;
+  /** The people's directory (their keys and files), the docs' commands' working directory. */
+  readonly dir: string;
+  /** A directory holding kubectl, put first on the docs' PATH. */
+  readonly kubectlDir: string;
+}
+
+/** Runs the plugin as a person does, in the test's namespace; returns what it printed. */
+export function runPlugin(shell: PeopleShell, ...args: string[]): string {
+  return execFileSync(PLUGIN, [...args, '-n', shell.namespace, '--kubeconfig', shell.kubeconfigPath], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Runs a tested block of docs/ceremonies.md in bash as written, with kubectl on the PATH and `variables` set. */
+export function runDocs(shell: PeopleShell, name: string, variables: Record<string, string> = {}): string {
+  return execFileSync('bash', ['-euo', 'pipefail', '-c', docsBlock(name)], {
+    cwd: shell.dir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      PATH: `${shell.kubectlDir}:${process.env.PATH ?? ''}`,
+      KUBECONFIG: shell.kubeconfigPath,
+      NS: shell.namespace,
+      ...variables,
+    },
+  });
 }

@@ -3,9 +3,8 @@
 // ever use openssl (decrypt their share, re-encrypt it to the ceremony's certificate), checked with openssl verify
 // and zlint; then a KeyDestruction that leaves nothing in the token, which the ManagedKey's deletion waited for.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { installCrds, remove } from '../../../scripts/cluster.ts';
@@ -28,9 +27,11 @@ import {
   approvalManifest,
   ceremonyManifest,
   offlineBackendManifest,
-  docsBlock,
+  type PeopleShell,
+  runDocs,
+  runPlugin,
 } from '../../support/ceremony.ts';
-import { REPO_ROOT, testCluster } from '../../support/kube.ts';
+import { testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
 import type { PersonKeyType } from '../../support/openssl.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
@@ -44,7 +45,6 @@ const BACKEND = `offline-root-${RUN}`;
 const LABEL = `root-${RUN}`;
 const ROOT = 'root-ca';
 const ACTIVATION = 'issuing-ca-1';
-const PLUGIN = join(REPO_ROOT, 'bin', 'kubectl-keyward');
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
@@ -142,27 +142,11 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
     openssl.reencryptShare(custodian, share ?? Buffer.alloc(0), ceremony.status?.recipientCertificate ?? '');
 
   let kubeconfigPath: string;
-  const plugin = (...args: string[]) =>
-    execFileSync(PLUGIN, [...args, '-n', NAMESPACE, '--kubeconfig', kubeconfigPath], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  const shell = (): PeopleShell => ({ kubeconfigPath, namespace: NAMESPACE, dir: openssl.dir, kubectlDir });
+  const plugin = (...args: string[]) => runPlugin(shell(), ...args);
 
   let kubectlDir: string;
-  /** A docs block in bash, in the people's directory, with kubectl on the PATH and the given variables. */
-  const runDocs = (name: string, variables: Record<string, string>) =>
-    execFileSync('bash', ['-euo', 'pipefail', '-c', docsBlock(name)], {
-      cwd: openssl.dir,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        PATH: `${kubectlDir}:${process.env.PATH ?? ''}`,
-        KUBECONFIG: kubeconfigPath,
-        NS: NAMESPACE,
-        ...variables,
-      },
-    });
+  const docs = (name: string, variables: Record<string, string>) => runDocs(shell(), name, { ...variables });
 
   let root: KeyCeremonyObject;
   before(async () => {
@@ -389,7 +373,7 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
     assert.equal((await tokenObjects()).length, 2);
     // erin follows the docs: their commands re-encrypt the share, and the approval carries the result.
     openssl.write('erin.share', shares.erin ?? Buffer.alloc(0));
-    runDocs('reencrypt', { CEREMONY: 'destroy-root', ME: 'erin' });
+    docs('reencrypt', { CEREMONY: 'destroy-root', ME: 'erin' });
     await approve('destroy-root', 'erin', digest, {
       share: openssl.read('erin.for-ceremony.cms').toString(),
     });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { installCrds, remove } from '../../../scripts/cluster.ts';
@@ -34,9 +34,11 @@ import {
   approvalManifest,
   ceremonyManifest as ceremonySpec,
   offlineBackendManifest,
-  docsBlock,
+  type PeopleShell,
+  runDocs,
+  runPlugin,
 } from '../../support/ceremony.ts';
-import { REPO_ROOT, apiErrorMessage, testCluster } from '../../support/kube.ts';
+import { apiErrorMessage, testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
 import type { PersonKeyType } from '../../support/openssl.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
@@ -49,7 +51,6 @@ const NAMESPACE = `ceremony-${RUN}`;
 const BACKEND = `offline-root-${RUN}`;
 const LABEL = `root-${RUN}`;
 const CEREMONY = 'root-ca-2026';
-const PLUGIN = join(REPO_ROOT, 'bin', 'kubectl-keyward');
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;
@@ -120,29 +121,12 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     return name;
   }
 
-  /** The plugin as a person runs it: the kubectl-keyward executable, in a process of its own. */
-  const plugin = (...args: string[]) =>
-    execFileSync(PLUGIN, [...args, '-n', NAMESPACE, '--kubeconfig', kubeconfigPath], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  const shell = (): PeopleShell => ({ kubeconfigPath, namespace: NAMESPACE, dir: openssl.dir, kubectlDir });
+  const plugin = (...args: string[]) => runPlugin(shell(), ...args);
 
   let kubectlDir: string;
-  /** A docs block in bash, in the people's directory, with kubectl on the PATH and the given variables. */
-  const runDocs = (name: string, variables: Record<string, string>) =>
-    execFileSync('bash', ['-euo', 'pipefail', '-c', docsBlock(name)], {
-      cwd: openssl.dir,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        PATH: `${kubectlDir}:${process.env.PATH ?? ''}`,
-        KUBECONFIG: kubeconfigPath,
-        CEREMONY,
-        NS: NAMESPACE,
-        ...variables,
-      },
-    });
+  const docs = (name: string, variables: Record<string, string>) =>
+    runDocs(shell(), name, { CEREMONY, ...variables });
 
   const approvalVerdict = (name: string) =>
     eventually(`approval ${name} checked`, async () => {
@@ -158,7 +142,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     kubectlDir = dirname((await ensureBinaries(() => undefined)).kubectl);
     for (const [name, type] of Object.entries(TYPES)) {
       if (name === 'dave') {
-        runDocs('keygen', { ME: name }); // dave follows the docs
+        docs('keygen', { ME: name }); // dave follows the docs
         publicKeys[name] = openssl.read('dave.pub').toString();
       } else publicKeys[name] = openssl.keygen(name, type);
     }
@@ -241,7 +225,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     });
     challenge = ceremony.status?.challenge ?? '';
     assert.equal(challenge, ceremonyChallenge(ceremony.metadata.uid ?? '', ceremony.spec));
-    const [recomputed, published] = runDocs('challenge', {}).split('\n');
+    const [recomputed, published] = docs('challenge', {}).split('\n');
     assert.equal(recomputed, challenge, 'the docs recompute the challenge with jq and sha256sum');
     assert.equal(published, challenge);
     assert.equal(ceremony.status?.steps?.[0]?.name, 'Preparation');
@@ -370,7 +354,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
       openssl.path('alice.share'),
     );
     assert.deepEqual(openssl.read('alice.share'), opened[0]);
-    runDocs('share', { ME: 'bob' });
+    docs('share', { ME: 'bob' });
     assert.deepEqual(openssl.read('bob.share'), opened[1]);
     const managedKey = await client.get<ManagedKeyObject>(managedKeyType, `${CEREMONY}-key`, NAMESPACE);
     const authenticator = managedKey.metadata.annotations?.[AUTHENTICATOR_ANNOTATION] ?? '';
@@ -444,7 +428,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     const head = ceremony.status?.transcript?.headHash ?? '';
     const early = await approve('walter', challenge, { role: 'Witness' });
     assert.equal(conditionOf(await approvalVerdict(early), 'Verified')?.reason, Refusal.DigestMismatch);
-    runDocs('approve', { ME: 'walter', ROLE: 'Witness', FIELD: '.status.transcript.headHash' });
+    docs('approve', { ME: 'walter', ROLE: 'Witness', FIELD: '.status.transcript.headHash' });
     const walter = await approvalVerdict(`${CEREMONY}-walter-witness`);
     assert.equal(walter.spec.signedDigest, head);
     assert.equal(walter.status?.verified, true);

@@ -24,13 +24,22 @@ export async function startBenchOperator(
   kubeconfig: string,
   namespace: string,
   extraArgs: readonly string[],
+  profileDir?: string,
 ): Promise<BenchOperator> {
   const args = [
     ...baseArgs(kubeconfig, namespace).filter((a) => !a.startsWith('--log-level')),
     '--log-level=info',
     ...extraArgs,
   ];
-  const process_ = startOperator(name, args, { script: mainPath });
+  // Profiling: a CPU profile written when the process exits, a heap snapshot on SIGUSR2 (taken before it stops).
+  const env =
+    profileDir === undefined
+      ? process.env
+      : {
+          ...process.env,
+          NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir} --diagnostic-dir=${profileDir} --heapsnapshot-signal=SIGUSR2`,
+        };
+  const process_ = startOperator(name, args, { script: mainPath, env });
   const pid = process_.child.pid;
   if (pid === undefined) throw new Error(`${name} did not start`);
   const metricsUrl = `${await process_.url('metrics')}/metrics`;
@@ -47,6 +56,10 @@ export async function startBenchOperator(
       return kb / 1024;
     },
     async stop() {
+      if (profileDir !== undefined) {
+        process_.child.kill('SIGUSR2');
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+      }
       process_.child.kill('SIGTERM');
       await process_.exited;
     },

@@ -1,13 +1,14 @@
 // Keyward's scale benchmark (issue 15). Not part of the test suite:
 //
 //   KEYWARD_TESTENV_DIR=... npm run testenv:up
-//   npm run bench -- [--keys N] [--quiet-seconds S] [--out DIR]
+//   npm run bench -- [--keys N] [--quiet-seconds S] [--out DIR] [--profile-dir DIR] [--operator-arg=--flag ...]
 //
 // Against the real control plane and a SoftHSM2 token, with the operator as a real child process (src/main.ts),
 // and baselines measured in the same run: raw generation through pkcs11js on a token of the same size, and one
 // plain list of the N ManagedKeys. Writes bench/results/<date>.md and bench/results/latest.json.
 
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ManagedKeyObject } from '../src/api/v1alpha1/index.ts';
@@ -30,6 +31,8 @@ const { values } = parseArgs({
     'quiet-seconds': { type: 'string', default: '30' },
     out: { type: 'string', default: new URL('results/', import.meta.url).pathname },
     'operator-arg': { type: 'string', multiple: true, default: [] },
+    /** Writes the operators' CPU profiles (--cpu-prof) and a heap snapshot of each before it stops. */
+    'profile-dir': { type: 'string' },
   },
 });
 const N = Number(values.keys);
@@ -91,6 +94,8 @@ const client = clientFor(setup.kubeconfigPath, {
   },
 });
 const operatorArgs = values['operator-arg'];
+const profileDir = values['profile-dir'];
+if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
 const peaks: number[] = [];
 
 async function waitForBackendReady(): Promise<void> {
@@ -118,7 +123,13 @@ async function stopOperator(operator: BenchOperator): Promise<void> {
 }
 
 // 3. Creation: N ManagedKeys applied at once, until every one is Ready.
-let operator = await startBenchOperator('operator-1', setup.kubeconfigPath, namespace, operatorArgs);
+let operator = await startBenchOperator(
+  'operator-1',
+  setup.kubeconfigPath,
+  namespace,
+  operatorArgs,
+  profileDir,
+);
 await waitForBackendReady();
 const tracker = new KeyTracker();
 tracker.start(client, namespace);
@@ -160,7 +171,7 @@ const listSeconds = since(started);
 if (listed.items.length !== N) throw new Error(`listed ${listed.items.length} ManagedKeys, expected ${N}`);
 countsBefore = await apiServer.counts();
 started = performance.now();
-operator = await startBenchOperator('operator-2', setup.kubeconfigPath, namespace, operatorArgs);
+operator = await startBenchOperator('operator-2', setup.kubeconfigPath, namespace, operatorArgs, profileDir);
 const metricsUpSeconds = since(started);
 for (;;) {
   if (observed(await operator.metrics()) >= N) break;

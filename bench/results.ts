@@ -20,6 +20,8 @@ export interface Results {
   readonly resyncWorkersStarted: boolean;
   readonly resyncWrites: number;
   readonly resyncWritesSettled: number;
+  /** Scrapes of the operator's /metrics while waiting for the resync (they cost the operator too). */
+  readonly resyncScrapes?: number;
   readonly steadyStateWrites: number;
   readonly quietSeconds: number;
   readonly peakRssMb: number;

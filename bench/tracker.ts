@@ -23,17 +23,30 @@ export class KeyTracker {
   readonly #states = new Map<string, KeyState>();
   readonly #waiters = new Set<() => void>();
   readonly #abort = new AbortController();
-  #running: Promise<void> | undefined;
 
   start(client: KubeClient, namespace: string): void {
-    this.#running = this.#follow(client, namespace);
-    this.#running.catch((error: unknown) => {
-      if (!this.#abort.signal.aborted) console.error('watch failed', error);
-    });
+    void this.#follow(client, namespace);
   }
 
+  /** Lists and watches again after any failure (a new CRD's watch cache answers 429 while it initializes). */
   async #follow(client: KubeClient, namespace: string): Promise<void> {
-    let { resourceVersion } = await client.listAll<ManagedKeyObject>(managedKeyType, { namespace });
+    while (!this.#abort.signal.aborted) {
+      try {
+        await this.#listAndWatch(client, namespace);
+      } catch (error) {
+        if (error instanceof Error && error.name === 'AbortError') return;
+        process.stderr.write(`[bench] watching ManagedKeys failed, again in 1 s: ${String(error)}\n`);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    }
+  }
+
+  async #listAndWatch(client: KubeClient, namespace: string): Promise<void> {
+    const listed = await client.listAll<ManagedKeyObject>(managedKeyType, { namespace });
+    this.#states.clear();
+    for (const key of listed.items) this.#states.set(key.metadata.name ?? '', stateOf(key));
+    for (const waiter of this.#waiters) waiter();
+    let { resourceVersion } = listed;
     while (!this.#abort.signal.aborted) {
       for await (const event of client.watch<ManagedKeyObject>(
         managedKeyType,

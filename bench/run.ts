@@ -14,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ManagedKeyObject } from '../src/api/v1alpha1/index.ts';
 import { managedKeyType } from '../src/controllers/managedkey/controller.ts';
 import { keyBackendType } from '../src/controllers/keybackend/controller.ts';
+import { KubeApiError } from '../src/kube/errors.ts';
 import type { KubeObject } from '../src/kube/object.ts';
 import { clientFor } from '../test/fixtures/runtime-env.ts';
 import { managedKeyManifest, setUpSoftHsmBackend } from '../test/support/keyward.ts';
@@ -52,6 +53,26 @@ const log = (line: string): void => {
 };
 const since = (started: number): number => (performance.now() - started) / 1000;
 
+/**
+ * Retries what an overloaded control plane refuses (429, 5xx: etcd timing out on a busy 2-core machine); a create
+ * whose first try went through despite the error finds its object already there (409), which counts as done.
+ */
+async function persist(fn: () => Promise<unknown>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await fn();
+      return;
+    } catch (error) {
+      if (error instanceof KubeApiError && error.statusCode === 409 && attempt > 1) return;
+      const transient =
+        error instanceof KubeApiError && (error.statusCode === 429 || error.statusCode >= 500);
+      if (!transient || attempt >= 10) throw error;
+      log(`retrying after ${error.message}`);
+      await sleep(1_000);
+    }
+  }
+}
+
 async function inParallel(
   count: number,
   parallel: number,
@@ -60,7 +81,10 @@ async function inParallel(
   let next = 0;
   await Promise.all(
     Array.from({ length: parallel }, async () => {
-      while (next < count) await fn(next++);
+      while (next < count) {
+        const i = next++;
+        await persist(() => fn(i));
+      }
     }),
   );
 }

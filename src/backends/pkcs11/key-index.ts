@@ -9,6 +9,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import pkcs11js from 'pkcs11js';
 import {
+  CKO_BY_CLASS,
+  OBJECT_CLASSES,
   type ObjectClass,
   bufferAttribute,
   objectClassOf,
@@ -140,15 +142,18 @@ export class KeyIndex {
     const written = new Map<string, IndexedObject[]>();
     this.#writtenDuringRebuild = written;
     try {
-      // One pass over the token, not one per object class: in SoftHSM every search is a scan of every object.
-      const found = findAll(pkcs11, session, [{ type: pkcs11js.CKA_TOKEN, value: true }]);
+      const found = OBJECT_CLASSES.flatMap((cls) =>
+        findAll(pkcs11, session, [
+          { type: pkcs11js.CKA_CLASS, value: CKO_BY_CLASS[cls] },
+          { type: pkcs11js.CKA_TOKEN, value: true },
+        ]).map((handle) => ({ cls, handle })),
+      );
       const objects = new Map<string, IndexedObject[]>();
       const byOwner = new Map<string, Set<string>>();
-      for (const [i, handle] of found.entries()) {
+      for (const [i, { cls, handle }] of found.entries()) {
         if (i > 0 && i % READS_PER_TURN === 0) await yieldToEventLoop();
         const naming = readNaming(pkcs11, session, handle);
         if (naming === undefined || naming.id.length === 0) continue;
-        const { cls } = naming;
         const key = naming.id.toString('hex');
         const entry = [...(objects.get(key) ?? []), { cls, handle, label: naming.label }];
         this.#set(objects, byOwner, key, entry);
@@ -163,31 +168,20 @@ export class KeyIndex {
   }
 }
 
-/**
- * Class, CKA_ID and CKA_LABEL of a key object in one read; undefined for an object that is not a key (a data object
- * has no CKA_ID, a certificate is no key) or that was destroyed since it was found.
- */
+/** CKA_ID and CKA_LABEL of an object, or undefined when it was destroyed since it was found. */
 function readNaming(
   pkcs11: pkcs11js.PKCS11,
   session: pkcs11js.Handle,
   handle: pkcs11js.Handle,
-): { cls: ObjectClass; id: Buffer; label: string } | undefined {
+): { id: Buffer; label: string } | undefined {
   try {
-    const attributes = readAttributes(pkcs11, session, handle, [
-      pkcs11js.CKA_CLASS,
-      pkcs11js.CKA_ID,
-      pkcs11js.CKA_LABEL,
-    ]);
-    const cls = objectClassOf(ulongAttribute(attributes, pkcs11js.CKA_CLASS) ?? -1);
-    if (cls === undefined) return undefined;
+    const attributes = readAttributes(pkcs11, session, handle, [pkcs11js.CKA_ID, pkcs11js.CKA_LABEL]);
     return {
-      cls,
       id: bufferAttribute(attributes, pkcs11js.CKA_ID),
       label: bufferAttribute(attributes, pkcs11js.CKA_LABEL).toString('utf8'),
     };
   } catch (error) {
     if (isPkcs11Error(error, pkcs11js.CKR_OBJECT_HANDLE_INVALID)) return undefined;
-    if (isPkcs11Error(error, pkcs11js.CKR_ATTRIBUTE_TYPE_INVALID)) return undefined;
     throw error;
   }
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs, checks types, lint and generated files, then
-# runs the unit tests and the integration tests against a real kube-apiserver + etcd and a real SoftHSM2 token.
+# runs the unit tests and the integration tests against a real kube-apiserver + etcd, a real SoftHSM2 token and the
+# cloud peers (moto, the Key Vault and Cloud KMS peers), then the chart checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +22,8 @@ echo "== tests" >&2
 # One runner for every file, one file at a time: integration tests share the control plane (some restart it).
 npm exec -- node --test --test-concurrency=1 --test-reporter=spec \
   'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'
+
+# The Helm chart rendered and applied, the operator run with its exact arguments as its ServiceAccount, the image's
+# production build, the Argo CD health checks (helm, promtool and glua are built once into ~/.cache/keyward/tools).
+echo "== chart, image and GitOps checks" >&2
+npm run -s chart:test

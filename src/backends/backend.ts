@@ -74,6 +74,11 @@ export interface BackendInfo {
    * keyward_cloudhsm_backup_age_seconds metric is the time since.
    */
   readonly latestBackupTime?: number;
+  /**
+   * The FIPS 140 level the target is validated to, where the backend can know it (a cloud's service, not a token
+   * it cannot tell from another). The KeyBackend's declared fipsLevel may not exceed it.
+   */
+  readonly validatedFipsLevel?: number;
 }
 
 export interface BackendHealth {

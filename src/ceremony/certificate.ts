@@ -66,13 +66,13 @@ export interface RootRequest {
   readonly notAfter: Date;
 }
 
-function signatureOf(key: Algorithm): { oid: string; hash: SignatureDigest; rsa: boolean } {
+export function signatureOf(key: Algorithm): { oid: string; hash: SignatureDigest; rsa: boolean } {
   const found = SIGNATURE[key];
   if (!found) throw new CertificateError(`no root certificate signature for ${key}`);
   return found;
 }
 
-function extension(id: string, critical: boolean, value: Buffer): Buffer {
+export function extension(id: string, critical: boolean, value: Buffer): Buffer {
   return critical
     ? sequence(oid(id), boolean(true), octetString(value))
     : sequence(oid(id), octetString(value));
@@ -103,7 +103,7 @@ export function rootTbs(request: RootRequest, serial: Buffer): Buffer {
   );
 }
 
-function assemble(tbs: Buffer, key: Algorithm, signature: Buffer): Buffer {
+export function assemble(tbs: Buffer, key: Algorithm, signature: Buffer): Buffer {
   const sig = signatureOf(key);
   return sequence(tbs, sig.rsa ? algorithm(sig.oid, nullValue()) : algorithm(sig.oid), bitString(signature));
 }

@@ -57,12 +57,14 @@ export function subjectKeyIdentifier(spki: Buffer): Buffer {
 }
 
 /** ANSI X9.63 KDF (SEC 1 section 3.6.1), as CMS uses it with ECDH: Hash(Z || counter || SharedInfo). */
-function x963Kdf(hash: 'sha256' | 'sha384', secret: Buffer, sharedInfo: Buffer, length: number): Buffer {
+export function x963Kdf(hash: string, secret: Buffer, sharedInfo: Buffer, length: number): Buffer {
   const blocks: Buffer[] = [];
-  for (let counter = 1; blocks.length * (hash === 'sha256' ? 32 : 48) < length; counter += 1) {
+  for (let counter = 1, total = 0; total < length; counter += 1) {
     const count = Buffer.alloc(4);
     count.writeUInt32BE(counter);
-    blocks.push(createHash(hash).update(secret).update(count).update(sharedInfo).digest());
+    const block = createHash(hash).update(secret).update(count).update(sharedInfo).digest();
+    blocks.push(block);
+    total += block.length;
   }
   const all = Buffer.concat(blocks);
   const out = Buffer.from(all.subarray(0, length));

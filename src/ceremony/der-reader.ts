@@ -1,4 +1,4 @@
-// Reads DER: enough to take SubjectPublicKeyInfo and certificates apart (and, later, CMS messages).
+// Reads DER: enough to take SubjectPublicKeyInfo, certificates, certification requests and CMS EnvelopedData apart.
 
 export interface Element {
   readonly tag: number;
@@ -52,4 +52,45 @@ export function subjectPublicKeyBits(spki: Buffer): Buffer {
   const [, bits] = children(readElement(spki));
   if (bits?.tag !== 0x03) throw new DerError('not a SubjectPublicKeyInfo');
   return bits.contents.subarray(1);
+}
+
+/** The element itself, checked to have the tag expected. */
+export function expect(element: Element | undefined, tag: number, what: string): Element {
+  if (element?.tag !== tag) {
+    throw new DerError(
+      `${what}: expected tag 0x${tag.toString(16)}, found ${element ? `0x${element.tag.toString(16)}` : 'nothing'}`,
+    );
+  }
+  return element;
+}
+
+/** The dotted form of an OBJECT IDENTIFIER. */
+export function readOid(element: Element | undefined, what = 'an OBJECT IDENTIFIER'): string {
+  const { contents } = expect(element, 0x06, what);
+  const arcs: number[] = [];
+  let value = 0;
+  for (const byte of contents) {
+    value = value * 128 + (byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      arcs.push(value);
+      value = 0;
+    }
+  }
+  const [first = 0, ...rest] = arcs;
+  const head = first < 80 ? [Math.floor(first / 40), first % 40] : [2, first - 80];
+  return [...head, ...rest].join('.');
+}
+
+/** The one element a DER buffer holds; trailing bytes are an error. */
+export function readOnly(buffer: Buffer, what: string): Element {
+  const element = readElement(buffer);
+  if (element.encoding.length !== buffer.length) throw new DerError(`${what}: trailing bytes after the DER`);
+  return element;
+}
+
+/** The DER inside a PEM block with this label. */
+export function fromPem(text: string, label: string): Buffer {
+  const match = new RegExp(`-----BEGIN ${label}-----([A-Za-z0-9+/=\\s]+)-----END ${label}-----`).exec(text);
+  if (!match?.[1]) throw new DerError(`not a PEM ${label}`);
+  return Buffer.from(match[1].replace(/\s+/g, ''), 'base64');
 }

@@ -1,7 +1,9 @@
-// The subject of a root certificate, from its RFC 4514 string ("CN=Example Root CA,O=Example,C=DE"), with the
-// attributes the CA/Browser Forum Baseline Requirements allow a CA certificate (7.1.2.10.2), encoded in the order
+// The subject of a CA certificate, from its RFC 4514 string ("CN=Example Root CA,O=Example,C=DE") or from the Name
+// of a certification request, with the attributes the CA/Browser Forum Baseline Requirements allow a CA certificate (7.1.2.10.2), encoded in the order
 // they prescribe (7.1.4.2): countryName, stateOrProvinceName, localityName, organizationName, commonName.
 import { oid, printableString, sequence, setOf, utf8String } from './der.ts';
+import { children, readElement, readOid } from './der-reader.ts';
+import type { Element } from './der-reader.ts';
 
 const ATTRIBUTES = [
   { key: 'C', oid: '2.5.4.6', max: 2 },
@@ -48,7 +50,7 @@ export function parseSubject(text: string): SubjectAttribute[] {
     const known = ATTRIBUTES.find((a) => a.key === key);
     if (eq < 1 || !known) {
       throw new SubjectError(
-        `subject attribute "${rdn}" is not allowed in a root certificate; use ${ATTRIBUTES.map((a) => a.key).join(', ')}`,
+        `subject attribute "${rdn}" is not allowed in a CA certificate; use ${ATTRIBUTES.map((a) => a.key).join(', ')}`,
       );
     }
     if (found.has(key)) throw new SubjectError(`subject has ${key} twice`);
@@ -62,7 +64,7 @@ export function parseSubject(text: string): SubjectAttribute[] {
   }
   const missing = REQUIRED.filter((key) => !found.has(key));
   if (missing.length > 0) {
-    throw new SubjectError(`a root certificate subject needs C, O and CN; ${missing.join(', ')} missing`);
+    throw new SubjectError(`a CA certificate subject needs C, O and CN; ${missing.join(', ')} missing`);
   }
   return ATTRIBUTES.filter((a) => found.has(a.key)).map((a) => ({
     key: a.key,
@@ -79,4 +81,29 @@ export function encodeName(attributes: readonly SubjectAttribute[]): Buffer {
       return setOf(sequence(oid(type), value));
     }),
   );
+}
+
+/** String types a Name attribute value may have here: PrintableString, UTF8String, IA5String. */
+const STRING_TAGS = new Set([0x13, 0x0c, 0x16]);
+
+/**
+ * The attributes of a DER Name (a CSR's subject), checked by the same rules as a subject string: each RDN one
+ * attribute, only the attributes the Baseline Requirements allow, C, O and CN present.
+ */
+export function parseName(name: Element): SubjectAttribute[] {
+  const parts: string[] = [];
+  for (const rdn of children(name)) {
+    const attributes = children(rdn);
+    if (attributes.length !== 1) throw new SubjectError('each RDN of the subject must hold one attribute');
+    const [type, value] = children(attributes[0] ?? readElement(Buffer.from([0x30, 0])));
+    const dotted = readOid(type, 'subject attribute type');
+    const known = ATTRIBUTES.find((a) => a.oid === dotted);
+    if (!known || !value || !STRING_TAGS.has(value.tag)) {
+      throw new SubjectError(
+        `subject attribute ${known?.key ?? dotted} is not allowed in a CA certificate (or not a string); use ${ATTRIBUTES.map((a) => a.key).join(', ')}`,
+      );
+    }
+    parts.push(`${known.key}=${value.contents.toString('utf8').replace(/[\\,]/g, '\\$&')}`);
+  }
+  return parseSubject(parts.join(','));
 }

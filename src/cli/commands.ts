@@ -1,6 +1,8 @@
 // The commands of `kubectl keyward`. Each takes parsed options and writes what a person reads to `out`.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { KeyCeremonyObject } from '../api/v1alpha1/keyceremony.ts';
 import type { KeyCeremonyApprovalObject } from '../api/v1alpha1/keyceremonyapproval.ts';
 import type { ManagedKeyObject } from '../api/v1alpha1/managedkey.ts';
@@ -48,10 +50,46 @@ export function keygen(options: { type?: string; out?: string }, io: Io): void {
 const getCeremony = (io: Io, name: string) =>
   io.client().get<KeyCeremonyObject>(keyCeremonyType, name, io.namespace);
 
-/** Signs the ceremony's challenge (custodian) or sealed transcript head (witness), and submits the approval. */
+/**
+ * Re-encrypts a share file to the ceremony's recipient certificate with the very command the docs give
+ * (`openssl cms -encrypt -binary -aes256 -outform PEM`), for the approval of a KeyActivation or KeyDestruction.
+ */
+function reencryptShare(ceremony: KeyCeremonyObject, shareFile: string): string {
+  const certificate = ceremony.status?.recipientCertificate;
+  if (!certificate)
+    throw new UsageError(
+      `ceremony ${ceremony.metadata.name ?? ''} takes no share (it has no recipient certificate)`,
+    );
+  const dir = mkdtempSync(join(tmpdir(), 'kubectl-keyward-'));
+  try {
+    writeFileSync(join(dir, 'recipient.pem'), certificate);
+    return execFileSync(
+      'openssl',
+      [
+        'cms',
+        '-encrypt',
+        '-binary',
+        '-aes256',
+        '-in',
+        shareFile,
+        '-outform',
+        'PEM',
+        join(dir, 'recipient.pem'),
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Signs the ceremony's challenge (custodian) or sealed transcript head (witness), and submits the approval; with
+ * `--share`, the custodian's share goes with it, re-encrypted to the ceremony.
+ */
 export async function approve(
   ceremonyName: string,
-  options: { signer?: string; key?: string; role?: string; name?: string },
+  options: { signer?: string; key?: string; role?: string; name?: string; share?: string },
   io: Io,
 ): Promise<void> {
   const role = options.role ?? 'Custodian';
@@ -78,6 +116,7 @@ export async function approve(
       signer,
       signedDigest: digest,
       signature: signText(key, digest),
+      ...(options.share === undefined ? {} : { share: reencryptShare(ceremony, options.share) }),
     },
   });
   io.out(`keyceremonyapproval/${name} created: ${signer} signed ${digest}`);

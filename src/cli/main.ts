@@ -20,6 +20,8 @@ export const USAGE = `kubectl keyward: Keyward's kubectl plugin
 Custodians and witnesses:
   keygen --type ec-p256|ec-p384|rsa|ed25519 --out me.pem      make your own key pair (prints the public key)
   approve CEREMONY --signer NAME --key me.pem [--role Witness]  sign the challenge (or the sealed head) and submit
+          [--share share.bin]                                  with your share, re-encrypted to the ceremony
+                                                               (KeyActivation, KeyDestruction)
   share decrypt CEREMONY --custodian NAME --key me.pem --out share.bin
                                                                decrypt your share (openssl cms -decrypt)
 Operators:
@@ -41,6 +43,7 @@ const OPTIONS = {
   name: { type: 'string' },
   custodian: { type: 'string' },
   file: { type: 'string' },
+  share: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

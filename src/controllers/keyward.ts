@@ -1,5 +1,6 @@
 // Keyward's controllers and what they share: the open backend connections, the backend metrics, the caches of the
 // objects they read, and the domain metrics computed from those caches at scrape time.
+import { ConditionType } from '../api/v1alpha1/conditions.ts';
 import type { KEY_PHASES } from '../api/v1alpha1/managedkey.ts';
 import type { KeyBackendObject, ManagedKeyObject } from '../api/v1alpha1/index.ts';
 import { BackendMetrics } from '../backends/instrumented.ts';
@@ -8,11 +9,13 @@ import type { KubeObject } from '../kube/object.ts';
 import { builtinResources } from '../kube/resource.ts';
 import { Counter } from 'prom-client';
 import type { OperatorConfig } from '../config.ts';
+import { findCondition } from '../runtime/conditions.ts';
 import { parseDuration } from '../runtime/duration.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { Manager } from '../runtime/manager.ts';
 import { BackendConnections } from './keybackend/connections.ts';
 import { keyBackendController, keyBackendType } from './keybackend/controller.ts';
+import { addBackendMetrics } from './keybackend/metrics.ts';
 import { addKeyCeremonyControllers } from './keyceremony/register.ts';
 import { managedKeyController, managedKeyType } from './managedkey/controller.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL, PublicKeyCache } from './managedkey/distribution.ts';
@@ -84,6 +87,28 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
       });
     },
   });
+  // Keys held back by a condition, for the chart's alerts (KeywardKeyMissing).
+  manager.metrics.scrapeTimeGauge({
+    name: 'keyward_managed_keys_unhealthy',
+    help: 'ManagedKeys whose Ready or VersionsIntact condition is False, by condition, reason and KeyBackend.',
+    labelNames: ['condition', 'reason', 'backend'],
+    collect: () => {
+      const counts = new Map<string, number>();
+      for (const key of managedKeys.list()) {
+        for (const type of [ConditionType.Ready, ConditionType.VersionsIntact]) {
+          const condition = findCondition(key.status?.conditions, type);
+          if (condition?.status !== 'False') continue;
+          const id = JSON.stringify([type, condition.reason, key.spec.backendRef.name]);
+          counts.set(id, (counts.get(id) ?? 0) + 1);
+        }
+      }
+      return [...counts].map(([id, value]) => {
+        const [condition, reason, backend] = JSON.parse(id) as [string, string, string];
+        return { labels: { condition, reason, backend }, value };
+      });
+    },
+  });
+  addBackendMetrics(manager, keyBackends);
   if (config.perKeyMetrics) addPerKeyMetrics(manager, managedKeys);
   addKeyCeremonyControllers(manager);
 }

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 
 import { describeError } from '../log.ts';
 import type { Logger } from '../log.ts';
+import type { ApiAccess } from '../kube/access.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { isConflict } from '../kube/errors.ts';
 import type { KubeObject } from '../kube/object.ts';
@@ -73,6 +74,8 @@ export interface ControllerDefinition<T extends KubeObject> {
   /** Other objects that affect the primary ones (Secrets, backends), mapped to primary keys. */
   watches?: RelatedWatch[];
   rateLimiter?: RateLimiter;
+  /** What the reconciler reads and writes through the API beyond its informers' caches (the chart's RBAC). */
+  access?: readonly ApiAccess[];
 }
 
 /** What the manager provides to a controller. */

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 
 import { silentLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
+import type { ApiAccess } from '../kube/access.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { isNotFound } from '../kube/errors.ts';
 import type { KubeObject } from '../kube/object.ts';
@@ -41,6 +42,9 @@ export interface EventSink {
   /** Updates the series of an existing Event; rejects with a NotFound error if the Event is gone. */
   patchSeries(event: EventObject, series: EventSeries): Promise<void>;
 }
+
+/** What apiServerEventSink does: create an Event, then patch its series. */
+export const eventAccess: ApiAccess = { resource: builtinResources.events, verbs: ['create', 'patch'] };
 
 export function apiServerEventSink(client: KubeClient): EventSink {
   return {

@@ -4,9 +4,13 @@
 // Remove a finalizer only after its cleanup really succeeded: once it is gone the object may vanish, and with
 // it the last record of, say, a key that still had to be destroyed.
 
+import type { ApiAccess } from '../kube/access.ts';
 import type { JsonPatchOperation, KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/object.ts';
 import type { ResourceType } from '../kube/resource.ts';
+
+/** What addFinalizer and removeFinalizer need on a resource. */
+export const finalizerAccess = (resource: ResourceType): ApiAccess => ({ resource, verbs: ['patch'] });
 
 export function hasFinalizer(object: KubeObject, finalizer: string): boolean {
   return object.metadata.finalizers?.includes(finalizer) ?? false;

@@ -13,6 +13,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 
 import type { Logger } from '../log.ts';
+import type { ApiAccess } from '../kube/access.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { isAlreadyExists, isConflict, isNotFound } from '../kube/errors.ts';
 import type { KubeObject } from '../kube/object.ts';
@@ -79,6 +80,12 @@ export function validateLeaderElectionTiming(timing: LeaderElectionTiming): stri
   if (timing.retryPeriodMs < 1) return 'retry period must be positive';
   return undefined;
 }
+
+/** What the elector does with its Lease: read it, create it the first time, then replace it to renew or release. */
+export const leaseAccess: ApiAccess = {
+  resource: builtinResources.leases,
+  verbs: ['get', 'create', 'update'],
+};
 
 export class LeaderElector {
   readonly identity: string;

@@ -5,6 +5,7 @@
 // the API server answers 409 Conflict and the controller retries with fresh data. A desired status equal to
 // the current one writes nothing, so a reconcile in steady state makes no API call at all.
 
+import type { ApiAccess } from '../kube/access.ts';
 import type { KubeClient } from '../kube/client.ts';
 import type { KubeObject } from '../kube/object.ts';
 import type { ResourceType } from '../kube/resource.ts';
@@ -12,6 +13,13 @@ import type { ResourceType } from '../kube/resource.ts';
 export interface ObjectWithStatus<S> extends KubeObject {
   status?: S;
 }
+
+/** What updateStatus needs on a resource. */
+export const statusAccess = (resource: ResourceType): ApiAccess => ({
+  resource,
+  subresource: 'status',
+  verbs: ['patch'],
+});
 
 /**
  * Writes `desired` as the object's status if it differs from the current one. Returns the updated object,

@@ -1,6 +1,9 @@
-// What the ceremony tests share: an offline root KeyBackend, a RootKeyGeneration ceremony for a set of people, and
-// approvals signed by openssl as those people.
+// What the ceremony tests share: an offline root KeyBackend, a RootKeyGeneration ceremony for a set of people, a
+// KeyActivation of its key, and approvals signed by openssl as those people (with a share, for an activation).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { KubeObject } from '../../src/kube/object.ts';
+import { REPO_ROOT } from './kube.ts';
 import type { OpenSsl, PersonKeyType } from './openssl.ts';
 import { SOFTHSM_MODULE } from './softhsm.ts';
 
@@ -41,6 +44,30 @@ export function ceremonyManifest(name: string, options: CeremonyOptions): KubeOb
   } as KubeObject;
 }
 
+/** A KeyActivation of the root key `key`: sign `csr` as an intermediate CA. */
+export function activationManifest(
+  name: string,
+  options: CeremonyOptions & { key: string; csr: string },
+): KubeObject {
+  return {
+    apiVersion: 'keyward.io/v1alpha1',
+    kind: 'KeyCeremony',
+    metadata: { name, namespace: options.namespace },
+    spec: {
+      type: 'KeyActivation',
+      backendRef: { name: options.backend },
+      target: {
+        managedKeyRef: { name: options.key },
+        csr: options.csr,
+        crlDistributionPoint: 'http://crl.example.com/root-2026.crl',
+        validity: '43800h',
+      },
+      quorum: { threshold: options.threshold ?? 3, custodians: options.custodians },
+      witnesses: options.witnesses,
+    },
+  } as KubeObject;
+}
+
 /** An approval as `kubectl keyward approve` makes it, signed with openssl by `by` (the signer unless forging). */
 export function approvalManifest(
   openssl: OpenSsl,
@@ -53,6 +80,8 @@ export function approvalManifest(
     type: PersonKeyType;
     by?: string;
     role?: 'Custodian' | 'Witness';
+    /** KeyActivation: the share, re-encrypted to the ceremony's recipient certificate (PEM CMS). */
+    share?: string;
   },
 ): KubeObject {
   return {
@@ -65,6 +94,15 @@ export function approvalManifest(
       signer: options.signer,
       signedDigest: options.digest,
       signature: openssl.sign(options.by ?? options.signer, options.type, options.digest),
+      ...(options.share === undefined ? {} : { share: options.share }),
     },
   } as KubeObject;
+}
+
+/** The shell block of docs/ceremonies.md that follows `<!-- tested: name -->`: the docs' commands, run as written. */
+export function docsBlock(name: string): string {
+  const docs = readFileSync(join(REPO_ROOT, 'docs', 'ceremonies.md'), 'utf8');
+  const block = new RegExp(`<!-- tested: ${name} -->\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``).exec(docs)?.[1];
+  if (block === undefined) throw new Error(`docs/ceremonies.md has no tested block "${name}"`);
+  return block;
 }

@@ -61,6 +61,13 @@ export class OpenSsl {
     return this.run(['cms', '-decrypt', '-inform', 'PEM', '-in', file, '-inkey', `${name}.pem`]);
   }
 
+  /** What the docs tell a custodian to run for an activation: the share re-encrypted to the ceremony's certificate. */
+  reencryptShare(name: string, share: Buffer, recipientCertificate: string): string {
+    const input = this.write(`${name}.share`, share);
+    const certificate = this.write(`${name}.recipient.pem`, recipientCertificate);
+    return this.text(['cms', '-encrypt', '-binary', '-aes256', '-in', input, '-outform', 'PEM', certificate]);
+  }
+
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }

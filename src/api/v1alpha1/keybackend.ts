@@ -1,6 +1,14 @@
 import Type from 'typebox';
 import type { Static } from 'typebox';
-import { Conditions, LabelSelector, SecretKeySelector, StringEnum, Duration, docOptions } from '../schema.ts';
+import {
+  Conditions,
+  Duration,
+  LabelSelector,
+  SecretKeySelector,
+  StringEnum,
+  Timestamp,
+  docOptions,
+} from '../schema.ts';
 import { ALGORITHMS } from '../algorithms.ts';
 import { defineResource } from '../resource.ts';
 import type { ObjectOf } from '../resource.ts';
@@ -320,6 +328,23 @@ export const KeyBackendStatus = Type.Object(
           state: Type.Optional(Type.String({ description: 'Cluster or vault state (cloud backends).' })),
           hsmCount: Type.Optional(
             Type.Integer({ description: 'Number of HSMs in the cluster (AWS CloudHSM).' }),
+          ),
+          availabilityZones: Type.Optional(
+            Type.Array(Type.String({ description: 'An Availability Zone.' }), {
+              description:
+                'Availability Zones the HSMs are in (AWS CloudHSM); one means no high availability.',
+            }),
+          ),
+          latestBackupTime: Type.Optional(
+            Timestamp('When the newest completed backup of the cluster was taken (AWS CloudHSM).'),
+          ),
+          validatedFipsLevel: Type.Optional(
+            Type.Integer({
+              description:
+                'FIPS 140 level the target is validated to, where the backend can tell (cloud services). spec.fipsLevel may not exceed it.',
+              minimum: 1,
+              maximum: 4,
+            }),
           ),
         },
         { description: 'What the backend reports about itself.' },

@@ -32,16 +32,51 @@ export const CEREMONY_PHASES = [
   'Failed',
   'Expired',
 ] as const;
-/** The seven steps of a root key ceremony, in order; each one is reported in status. */
+/** The steps of every ceremony type; status lists those of its own type, in order (see CEREMONY_TYPE_STEPS). */
 export const CEREMONY_STEPS = [
   'Preparation',
   'HSM Initialization',
   'Key Share Distribution',
   'Root Key Generation',
   'Root Certificate Signing',
+  'Share Reconstruction',
+  'Intermediate Certificate Signing',
+  'Key Destruction',
   'Verification & Audit',
   'Secure Storage',
 ] as const;
+type CeremonyStep = (typeof CEREMONY_STEPS)[number];
+
+/** The steps each ceremony type goes through, in order. */
+export const CEREMONY_TYPE_STEPS: Record<(typeof CEREMONY_TYPES)[number], readonly CeremonyStep[]> = {
+  RootKeyGeneration: [
+    'Preparation',
+    'HSM Initialization',
+    'Key Share Distribution',
+    'Root Key Generation',
+    'Root Certificate Signing',
+    'Verification & Audit',
+    'Secure Storage',
+  ],
+  KeyActivation: [
+    'Preparation',
+    'Share Reconstruction',
+    'Intermediate Certificate Signing',
+    'Verification & Audit',
+    'Secure Storage',
+  ],
+  KeyDestruction: [
+    'Preparation',
+    'Share Reconstruction',
+    'Key Destruction',
+    'Verification & Audit',
+    'Secure Storage',
+  ],
+  KeyRecovery: ['Preparation', 'Share Reconstruction', 'Verification & Audit', 'Secure Storage'],
+};
+
+/** An intermediate CA certificate lives at most as long as a root may (25 years); by default 10 years. */
+export const INTERMEDIATE_VALIDITY_DEFAULT = '87600h';
 export const STEP_STATES = ['Pending', 'Running', 'Done', 'Failed', 'Skipped'] as const;
 
 /** Root certificates live 15 to 25 years (365-day years). */
@@ -123,6 +158,32 @@ export const KeyCeremonySpec = Type.Object(
               pattern: '^-----BEGIN CERTIFICATE REQUEST-----',
             }),
           ),
+          crlDistributionPoint: Type.Optional(
+            Type.String({
+              description:
+                "KeyActivation: the URL of the root's CRL, put in the intermediate's cRLDistributionPoints (the Baseline Requirements require one).",
+              maxLength: 512,
+              pattern: '^http://[^\\s]+$',
+            }),
+          ),
+          pathLength: Type.Optional(
+            Type.Integer({
+              description:
+                "KeyActivation: the intermediate's basicConstraints pathLenConstraint (default 0: it issues end-entity certificates only).",
+              minimum: 0,
+              maximum: 4,
+            }),
+          ),
+          validity: Type.Optional(
+            Duration({
+              description:
+                "KeyActivation: how long the intermediate is valid (default 87600h, 10 years), and never past the root's notAfter.",
+              min: '24h',
+              minMessage: 'an intermediate must be valid at least 24h',
+              max: ROOT_VALIDITY_MAX,
+              maxMessage: 'an intermediate may be valid at most 25 years (219000h)',
+            }),
+          ),
         },
         {
           description: 'The existing key the ceremony acts on (KeyActivation, KeyDestruction, KeyRecovery).',
@@ -166,6 +227,11 @@ export const KeyCeremonySpec = Type.Object(
       {
         rule: "self.type != 'KeyActivation' || (has(self.target) && has(self.target.csr))",
         message: 'a KeyActivation ceremony needs target.csr, the certificate signing request to sign',
+      },
+      {
+        rule: "self.type != 'KeyActivation' || (has(self.target) && has(self.target.crlDistributionPoint))",
+        message:
+          "a KeyActivation ceremony needs target.crlDistributionPoint, the URL of the root's CRL (the Baseline Requirements require it in an intermediate)",
       },
       {
         rule: 'self.quorum.custodians.all(c, !self.witnesses.exists(w, w.name == c.name))',
@@ -232,6 +298,12 @@ export const KeyCeremonyStatus = Type.Object(
         ),
         { description: 'The encrypted shares (split knowledge).' },
       ),
+    ),
+    recipientCertificate: Type.Optional(
+      Type.String({
+        description:
+          "KeyActivation and KeyRecovery: the ceremony's own certificate (PEM), for an ephemeral key that lives in the operator's memory for this ceremony only; each custodian re-encrypts their share to it (openssl cms -encrypt -binary -aes256 -outform PEM).",
+      }),
     ),
     certificate: Type.Optional(
       Type.Object(

@@ -1,6 +1,7 @@
 // KeyBackend over AWS KMS: one KMS key per Keyward version, found by its version alias or its tags (key-index.ts),
 // the ManagedKey's current version behind an alias. How each method maps onto the KMS API is in docs/backends.md.
 
+import { KeyedLock } from '../keyed-lock.ts';
 import { randomBytes, createPublicKey } from 'node:crypto';
 import { KMS, type KeyMetadata } from '@aws-sdk/client-kms';
 import { type KeyUsage, isAsymmetric } from '../algorithms.ts';
@@ -96,7 +97,7 @@ export class AwsKmsBackend implements KeyBackend {
   readonly #index: KmsKeyIndex;
   readonly #customKeyStoreId: string | undefined;
   readonly #region: string;
-  readonly #creating = new Map<string, Promise<unknown>>();
+  readonly #creating = new KeyedLock();
   /** Versions signed with before: their key id and algorithm, which never change. */
   readonly #usableKeys = new Map<string, { keyId: string; algorithm: KmsAlgorithm }>();
 
@@ -144,6 +145,8 @@ export class AwsKmsBackend implements KeyBackend {
       model: 'AWS KMS',
       serial: this.#region,
       tokenLabel: this.#customKeyStoreId ?? this.#region,
+      // The HSMs of AWS KMS are FIPS 140-3 level 3 validated (a custom key store's CloudHSM cluster too).
+      validatedFipsLevel: 3,
     };
     if (this.#customKeyStoreId === undefined) {
       await this.#call('ListKeys', options, (kms, abortSignal) =>
@@ -192,16 +195,9 @@ export class AwsKmsBackend implements KeyBackend {
   /** One create per version at a time in this process, so two racing creates make one key (the second adopts it). */
   async create(identity: KeyIdentity, spec: KeySpec, options?: CallOptions): Promise<CreateResult> {
     assertValidIdentity(identity);
-    const key = `${identity.uid}/${String(identity.version)}`;
-    const previous = this.#creating.get(key) ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(() => this.#create(identity, spec, options));
-    const settled = run.catch(() => undefined);
-    this.#creating.set(key, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.#creating.get(key) === settled) this.#creating.delete(key);
-    }
+    return this.#creating.run(`${identity.uid}/${String(identity.version)}`, () =>
+      this.#create(identity, spec, options),
+    );
   }
 
   async #create(identity: KeyIdentity, spec: KeySpec, options?: CallOptions): Promise<CreateResult> {

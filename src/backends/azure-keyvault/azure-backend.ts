@@ -149,6 +149,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
           : `Azure Key Vault Premium (HSM-protected keys, FIPS 140 Level ${this.fipsLevel})`,
         serial: new URL(this.#config.vaultUrl).hostname,
         tokenLabel: this.#config.vaultName,
+        validatedFipsLevel: this.fipsLevel,
       },
       warnings,
     };

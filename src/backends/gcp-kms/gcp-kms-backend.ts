@@ -161,6 +161,10 @@ export class GcpKmsBackend implements KeyBackend {
         model: this.#protectionLevel === 'HSM' ? 'Cloud HSM' : `Cloud KMS (${this.#protectionLevel})`,
         serial: this.#ring,
         tokenLabel: this.#path.keyRing,
+        // Cloud HSM is FIPS 140-2 level 3; software keys level 1; EXTERNAL keys are the external manager's.
+        ...(this.#protectionLevel === 'EXTERNAL'
+          ? {}
+          : { validatedFipsLevel: this.#protectionLevel === 'HSM' ? 3 : 1 }),
       },
       warnings:
         this.#protectionLevel === 'EXTERNAL'

@@ -54,7 +54,7 @@ import { type ModuleLease, openModule } from './module.ts';
 import { type ObjectIdentity, objectIdentity, ownerLabel, versionOfLabel } from './object-identity.ts';
 import { pairProblem } from './proof.ts';
 import { SessionPool } from './session-pool.ts';
-import { SIGNATURE_BUFFER_LENGTH, signatureScheme } from './signing.ts';
+import { SIGNATURE_BUFFER_LENGTH, type SignatureScheme, signatureScheme } from './signing.ts';
 import { publicKeyTypes, spkiFromAttributes } from './spki.ts';
 import { type FoundToken, findToken, slotNumber, tokenInfo } from './token.ts';
 import { pkcs11Uri } from './uri.ts';
@@ -352,10 +352,7 @@ export class Pkcs11Backend implements KeyBackend {
       identity,
       'sign with',
       async (session, { objects }, oid) => {
-        const key = this.#require(objects, oid);
-        const { algorithm } = this.#ownState(session, key, oid);
-        assertSignInput(algorithm, input);
-        const scheme = signatureScheme(algorithm, this.#mechanisms, input, options);
+        const { key, scheme } = this.#signing(session, objects, oid, input, options);
         this.#pkcs11.C_SignInit(session, scheme.mechanism, key.primary.handle);
         return scheme.encode(
           await this.#pkcs11.C_SignAsync(session, scheme.data, Buffer.alloc(SIGNATURE_BUFFER_LENGTH)),
@@ -375,10 +372,7 @@ export class Pkcs11Backend implements KeyBackend {
       identity,
       'verify with',
       async (session, { objects }, oid) => {
-        const key = this.#require(objects, oid);
-        const { algorithm } = this.#ownState(session, key, oid);
-        assertSignInput(algorithm, input);
-        const scheme = signatureScheme(algorithm, this.#mechanisms, input, options);
+        const { key, algorithm, scheme } = this.#signing(session, objects, oid, input, options);
         const verifier = isAsymmetric(algorithm) ? key.public : key.primary;
         if (verifier === undefined)
           throw new NotFoundError(`the public key object of ${oid.label} is missing`);
@@ -536,6 +530,20 @@ export class Pkcs11Backend implements KeyBackend {
       },
       options?.signal,
     );
+  }
+
+  /** The key, its algorithm and the signature scheme for `input`, after the checks every backend runs. */
+  #signing(
+    session: pkcs11js.Handle,
+    objects: KeyObjects | undefined,
+    oid: ObjectIdentity,
+    input: SignInput,
+    options: SignOptions | undefined,
+  ): { key: KeyObjects; algorithm: Algorithm; scheme: SignatureScheme } {
+    const key = this.#require(objects, oid);
+    const { algorithm } = this.#ownState(session, key, oid);
+    assertSignInput(algorithm, input);
+    return { key, algorithm, scheme: signatureScheme(algorithm, this.#mechanisms, input, options) };
   }
 
   #require(key: KeyObjects | undefined, oid: ObjectIdentity): KeyObjects {

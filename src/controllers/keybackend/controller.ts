@@ -17,10 +17,11 @@ import { resourceTypeOf } from '../../kube/resource.ts';
 import { describeError } from '../../log.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import type { ControllerDefinition, ReconcileContext } from '../../runtime/controller.ts';
+import { formatTime } from '../../runtime/clock.ts';
 import { parseDuration } from '../../runtime/duration.ts';
-import { updateStatus } from '../../runtime/status.ts';
+import { statusAccess, updateStatus } from '../../runtime/status.ts';
 import type { BackendConnections, ConnectionState, Unavailable } from './connections.ts';
-import { readCredentials } from './credentials.ts';
+import { credentialAccess, readCredentials } from './credentials.ts';
 
 export const keyBackendType = resourceTypeOf(KeyBackendResource);
 
@@ -46,6 +47,7 @@ export function keyBackendController({
   return {
     name: 'keybackend',
     resource: keyBackendType,
+    access: [statusAccess(keyBackendType), credentialAccess],
     reconcile: async (keyBackend, context) => {
       const name = keyBackend.metadata.name ?? '';
       const interval = parseDuration(keyBackend.spec.healthCheckInterval);
@@ -76,6 +78,13 @@ export function keyBackendController({
         ));
       }
       if ('credentials' in credential) wipeCredentials(credential.credentials);
+      const overstated = state.ready ? fipsOverstated(keyBackend, health) : undefined;
+      if (state.ready && overstated) {
+        // Not kept: keys demanding the declared level would be generated below it.
+        const kept = connections.get(name);
+        if (!kept?.ready || kept.backend !== state.backend) await state.backend.close();
+        state = { ready: false, ...overstated };
+      }
       await connections.set(name, source, state);
       if (!state.ready) reportFailure(keyBackend, state, context);
 
@@ -120,6 +129,24 @@ function unavailable(error: unknown): Unavailable {
   return { reason: 'ConnectionFailed', message: describeError(error), transient: true };
 }
 
+/**
+ * The declared fipsLevel above what the target is validated to (where the backend can tell): a key demanding that
+ * level must not be generated there on the admin's word.
+ */
+function fipsOverstated(
+  keyBackend: KeyBackendObject,
+  health: BackendHealth | undefined,
+): Unavailable | undefined {
+  const validated = health?.info.validatedFipsLevel;
+  const declared = keyBackend.spec.fipsLevel;
+  if (validated === undefined || declared <= validated) return undefined;
+  return {
+    reason: 'FipsLevelOverstated',
+    message: `spec.fipsLevel is ${String(declared)}, but ${health?.info.model ?? 'the target'} is validated to FIPS 140 level ${String(validated)}; set fipsLevel to ${String(validated)} or less`,
+    transient: false,
+  };
+}
+
 function reportFailure(keyBackend: KeyBackendObject, state: Unavailable, context: ReconcileContext): void {
   context.log.warn('backend unavailable', { reason: state.reason, message: state.message });
   context.recorder.record(keyBackend, {
@@ -155,8 +182,18 @@ function desiredStatus(
       { type: ConditionType.Ready, observedGeneration, ...ready },
       context.clock.now(),
     ),
-    ...(health && state.ready ? { info: { ...health.info, target: state.backend.target.id } } : {}),
+    ...(health && state.ready ? { info: infoStatus(health, state.backend.target.id) } : {}),
     ...(state.ready ? { capabilities: capabilitiesStatus(state.capabilities) } : {}),
+  };
+}
+
+function infoStatus(health: BackendHealth, target: string): NonNullable<KeyBackendStatus['info']> {
+  const { availabilityZones, latestBackupTime, ...info } = health.info;
+  return {
+    ...info,
+    target,
+    ...(availabilityZones ? { availabilityZones: [...availabilityZones] } : {}),
+    ...(latestBackupTime === undefined ? {} : { latestBackupTime: formatTime(latestBackupTime) }),
   };
 }
 

@@ -1,6 +1,7 @@
 // Reads the Secrets a backend needs. The values become Buffers that the caller zeroes once the backend connected;
 // what is reported when a Secret cannot be used names the Secret and the key, never a value.
 import type { Credentials, SecretReference } from '../../backends/credentials.ts';
+import type { ApiAccess } from '../../kube/access.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isForbidden, isNotFound } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/object.ts';
@@ -14,6 +15,9 @@ interface Secret extends KubeObject {
 export type CredentialsRead =
   | { readonly credentials: Credentials; readonly version: string }
   | { readonly unavailable: Unavailable; readonly version: string };
+
+/** Secrets are only ever read, one by name: creating one can mint a ServiceAccount token. */
+export const credentialAccess: ApiAccess = { resource: builtinResources.secrets, verbs: ['get'] };
 
 /**
  * The value of each referenced Secret key, and a version string that changes whenever one of the Secrets does (a

@@ -9,7 +9,7 @@ import { formatTime } from '../../runtime/clock.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import type { ControllerDefinition } from '../../runtime/controller.ts';
 import type { Informer } from '../../runtime/informer.ts';
-import { updateStatus } from '../../runtime/status.ts';
+import { statusAccess, updateStatus } from '../../runtime/status.ts';
 import { keyApprovalType, keyCeremonyType } from './context.ts';
 import { approvalsOf, ceremonyView } from './view.ts';
 
@@ -37,6 +37,7 @@ export function keyApprovalController(deps: ApprovalDeps): ControllerDefinition<
   return {
     name: 'keyceremonyapproval',
     resource: keyApprovalType,
+    access: [statusAccess(keyApprovalType)],
     watches: [
       {
         resource: keyCeremonyType,

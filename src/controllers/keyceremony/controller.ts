@@ -1,6 +1,9 @@
-// The KeyCeremony controller: runs a RootKeyGeneration ceremony through its seven steps.
-//   Preparation -> AwaitingQuorum (custodians sign the challenge) -> Running (the HSM work, in one go) ->
-//   AwaitingWitnesses (the sealed transcript's head) -> Completed; or Failed, or Expired at the deadline.
+// The KeyCeremony controller: runs a RootKeyGeneration ceremony through its seven steps, and a KeyActivation
+// (activation.ts) or KeyDestruction (destruction.ts) of the root key through their five.
+//   Preparation -> AwaitingQuorum (custodians sign the challenge; for an activation or a destruction, each also
+//   brings a share) ->
+//   Running (the HSM work, in one go) -> AwaitingWitnesses (the sealed transcript's head) -> Completed; or Failed,
+//   or Expired at the deadline.
 // Every approval is verified here from its signature, whatever its status says: a status is writable by anyone
 // with RBAC on it, a signature only by the holder of the key.
 import { ConditionType } from '../../api/v1alpha1/conditions.ts';
@@ -12,17 +15,35 @@ import { tally } from '../../ceremony/quorum.ts';
 import type { ControllerDefinition, ReconcileResult } from '../../runtime/controller.ts';
 import { formatTime } from '../../runtime/clock.ts';
 import { parseDuration } from '../../runtime/duration.ts';
+import { statusAccess } from '../../runtime/status.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { ConfigMap } from '../managedkey/distribution.ts';
+import { destructionAccess, runDestruction } from './destruction.ts';
+import {
+  activationAccess,
+  targetProblem,
+  dropRecipient,
+  ensureRecipient,
+  reconstructSecret,
+  resolveRootTarget,
+  runActivation,
+} from './activation.ts';
 import { CeremonyRun, keyApprovalType, keyCeremonyType } from './context.ts';
 import type { Finding } from './findings.ts';
 import { prepare, specProblem } from './preparation.ts';
-import { CeremonyRefusal, describeBegun, runRootGeneration } from './root-generation.ts';
-import { stepState, withStep } from './steps.ts';
-import { Transcript, TranscriptConflictError } from './transcript-store.ts';
+import {
+  CeremonyRefusal,
+  describeBegun,
+  rootGenerationAccess,
+  runRootGeneration,
+} from './root-generation.ts';
+import { withStep } from './steps.ts';
+import { Transcript, TranscriptConflictError, transcriptAccess } from './transcript-store.ts';
 import { approvalsOf, ceremonyView } from './view.ts';
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Expired']);
+/** The ceremony types this version carries out; the others get Ready=False NotImplemented. */
+const CARRIED_OUT = new Set(['RootKeyGeneration', 'KeyActivation', 'KeyDestruction']);
 
 export interface KeyCeremonyDeps {
   readonly keyBackends: Informer<KeyBackendObject>;
@@ -36,6 +57,13 @@ export function keyCeremonyController(deps: KeyCeremonyDeps): ControllerDefiniti
   return {
     name: 'keyceremony',
     resource: keyCeremonyType,
+    access: [
+      statusAccess(keyCeremonyType),
+      transcriptAccess,
+      ...rootGenerationAccess,
+      ...activationAccess,
+      destructionAccess,
+    ],
     watches: [
       {
         resource: keyApprovalType,
@@ -63,7 +91,7 @@ export function keyCeremonyController(deps: KeyCeremonyDeps): ControllerDefiniti
 
 async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promise<ReconcileResult> {
   const { ceremony, status } = run;
-  if (ceremony.spec.type !== 'RootKeyGeneration') {
+  if (!CARRIED_OUT.has(ceremony.spec.type)) {
     run.condition(
       ConditionType.Ready,
       'False',
@@ -77,12 +105,17 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
     Date.parse(ceremony.metadata.creationTimestamp ?? '') + parseDuration(ceremony.spec.deadline);
   const keyBackend = deps.keyBackends.get('', ceremony.spec.backendRef.name);
 
+  // An activation and a destruction both open the offline token with a quorum of shares.
+  const withShares = ceremony.spec.type === 'KeyActivation' || ceremony.spec.type === 'KeyDestruction';
   if (status.challenge === undefined) {
-    const problem = specProblem(ceremony, keyBackend);
+    const problem = withShares
+      ? await targetProblem(run, deps.keyBackends)
+      : specProblem(ceremony, keyBackend);
     if (problem) {
       await fail(run, problem, deps);
       return {};
     }
+    if (withShares) ensureRecipient(run); // published with the Preparation step
     await prepare(run);
   } else {
     run.transcript = await Transcript.open(run.context.client, ceremony, status.challenge);
@@ -90,12 +123,14 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
 
   if (status.phase === 'Running') {
     // Found Running: the process that held the activation secret is gone (a restart in the middle of the HSM work).
-    if (stepState(status, 'HSM Initialization') !== 'Pending') {
+    if ((status.steps ?? []).some((s) => s.name !== 'Preparation' && s.state !== 'Pending')) {
       await fail(
         run,
         {
           reason: 'Interrupted',
-          message: `the operator stopped while the ceremony was running (${describeBegun(status)}); the activation secret existed only in its memory, so the ceremony cannot finish. The encrypted shares in status open the token; run a new ceremony on a fresh token`,
+          message: withShares
+            ? `the operator stopped while the ceremony was running (${describeBegun(status)}); the activation secret existed only in its memory, so the ceremony cannot finish. Each custodian still holds their share; run a new ceremony`
+            : `the operator stopped while the ceremony was running (${describeBegun(status)}); the activation secret existed only in its memory, so the ceremony cannot finish. The encrypted shares in status open the token; run a new ceremony on a fresh token`,
         },
         deps,
       );
@@ -110,16 +145,41 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
   }
 
   if (status.phase === 'AwaitingQuorum') {
-    const reached = await countCustodians(run, deps);
-    if (!reached) return { requeueAfter: Math.max(deadline - run.now, 1_000) };
+    if (withShares) ensureRecipient(run); // fails the ceremony at once if a restart lost the recipient key
+    const counted = await countCustodians(run, deps);
+    if (!counted) return { requeueAfter: Math.max(deadline - run.now, 1_000) };
     if (!keyBackend)
       throw new CeremonyRefusal(
         'BackendNotFound',
         `KeyBackend ${ceremony.spec.backendRef.name} does not exist`,
       );
-    status.phase = 'Running';
-    await run.save();
-    await runRootGeneration(run, keyBackend, deps);
+    if (withShares) {
+      const target = await resolveRootTarget(run, deps.keyBackends);
+      const rebuilt = await reconstructSecret(run, counted, target);
+      const { secret } = rebuilt;
+      if (!secret) {
+        await refuseShares(run, rebuilt.problem, rebuilt.custodians);
+        return { requeueAfter: Math.max(deadline - run.now, 1_000) };
+      }
+      try {
+        await run.step(
+          'Share Reconstruction',
+          'Done',
+          { custodians: rebuilt.custodians, authenticatorVerified: true },
+          `the shares of ${rebuilt.custodians.join(', ')} rebuild the activation data, checked against the root ceremony's authenticator before any login`,
+        );
+        status.phase = 'Running';
+        await run.save();
+        if (ceremony.spec.type === 'KeyActivation') await runActivation(run, target, secret);
+        else await runDestruction(run, target, secret);
+      } finally {
+        secret.fill(0);
+      }
+    } else {
+      status.phase = 'Running';
+      await run.save();
+      await runRootGeneration(run, keyBackend, deps);
+    }
     await run.transcript?.seal();
     status.phase = 'AwaitingWitnesses';
     run.condition(
@@ -154,8 +214,14 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
   return {};
 }
 
-/** Records new approvals and refusals in the transcript and the quorum in status; true once it is reached. */
-async function countCustodians(run: CeremonyRun, deps: KeyCeremonyDeps): Promise<boolean> {
+/**
+ * Records new approvals and refusals in the transcript and the quorum in status; once it is reached, the approvals
+ * that count, by custodian.
+ */
+async function countCustodians(
+  run: CeremonyRun,
+  deps: KeyCeremonyDeps,
+): Promise<ReadonlyMap<string, KeyCeremonyApprovalObject> | undefined> {
   const { ceremony, status } = run;
   const view = ceremonyView({ ...ceremony, status }, deps);
   const result = tally(approvalsOf(deps, ceremony), 'Custodian', view);
@@ -183,8 +249,34 @@ async function countCustodians(run: CeremonyRun, deps: KeyCeremonyDeps): Promise
       ...refusals,
     ].join('; '),
   );
+  if (!reached) {
+    await run.save();
+    return undefined;
+  }
+  // Reached: the caller saves with what comes next (Running, or why the shares do not rebuild the secret), so that
+  // a quorum whose shares do not match does not flip the condition on every reconcile.
+  return result.counted;
+}
+
+/** The quorum approved but its shares do not (yet) rebuild the activation data: said, recorded once, waited on. */
+async function refuseShares(
+  run: CeremonyRun,
+  problem: Finding | undefined,
+  custodians: readonly string[],
+): Promise<void> {
+  const reason = problem?.reason ?? 'AwaitingShares';
+  const message = problem?.message ?? 'waiting for shares';
+  const key = `${reason}:${custodians.join(',')}`;
+  if (!run.transcript?.has((e) => e.detail.sharesRefused === key)) {
+    await run.record('Share Reconstruction', 'operator', {
+      event: 'shares do not rebuild the activation data',
+      sharesRefused: key,
+      reason,
+      message,
+    });
+  }
+  run.condition(ConditionType.QuorumReached, 'False', reason, message);
   await run.save();
-  return reached;
 }
 
 async function recordRefusals(run: CeremonyRun, refused: ReadonlyMap<string, Finding>): Promise<void> {
@@ -226,6 +318,7 @@ async function expire(run: CeremonyRun, deps: KeyCeremonyDeps): Promise<void> {
   if (run.transcript && !run.transcript.sealed) {
     await run.record('Secure Storage', 'operator', { event: 'ceremony expired', begun });
   }
+  dropRecipient(run.ceremony.metadata.uid ?? '');
   status.phase = 'Expired';
   status.completedTime = formatTime(run.now);
   run.condition(
@@ -250,6 +343,7 @@ async function fail(run: CeremonyRun, finding: Finding, deps: KeyCeremonyDeps): 
       message: finding.message,
     });
   }
+  dropRecipient(run.ceremony.metadata.uid ?? '');
   status.phase = 'Failed';
   status.completedTime = formatTime(run.now);
   run.condition(ConditionType.Ready, 'False', finding.reason, finding.message);

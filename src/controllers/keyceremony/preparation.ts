@@ -78,7 +78,7 @@ export async function prepare(run: CeremonyRun): Promise<void> {
       uid: ceremony.metadata.uid ?? '',
       type: spec.type,
       backend: spec.backendRef.name,
-      key: spec.key?.name ?? '',
+      key: spec.key?.name ?? spec.target?.managedKeyRef.name ?? '',
       algorithm: spec.key?.algorithm ?? '',
       subject: spec.certificate?.subject ?? '',
       validity: spec.certificate?.validity ?? '',
@@ -100,7 +100,7 @@ export async function prepare(run: CeremonyRun): Promise<void> {
   }
   status.challenge = challenge;
   status.startedTime ??= formatTime(run.now);
-  status.steps ??= initialSteps();
+  status.steps ??= initialSteps(spec.type);
   status.approvals = { threshold: spec.quorum.threshold, received: 0, approvedBy: [] };
   status.phase = 'AwaitingQuorum';
   run.condition(

@@ -24,6 +24,7 @@ import { encryptToPem } from '../../ceremony/cms.ts';
 import { participantKey } from '../../ceremony/participants.ts';
 import { splitSecret } from '../../ceremony/shares.ts';
 import { failpoint } from '../../failpoints.ts';
+import type { ApiAccess } from '../../kube/access.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isAlreadyExists } from '../../kube/errors.ts';
 import { builtinResources, resourceTypeOf } from '../../kube/resource.ts';
@@ -42,6 +43,13 @@ import type { CeremonyRun } from './context.ts';
 import { CEREMONY_LABEL } from './transcript-store.ts';
 
 export const managedKeyType = resourceTypeOf(ManagedKey);
+
+/** The root's ManagedKey (looked for, created, its status written) and its certificate ConfigMap (created). */
+export const rootGenerationAccess: readonly ApiAccess[] = [
+  { resource: managedKeyType, verbs: ['get', 'create'] },
+  { resource: managedKeyType, subresource: 'status', verbs: ['patch'] },
+  { resource: builtinResources.configMaps, verbs: ['create'] },
+];
 export const CEREMONY_UID_ANNOTATION = 'keyward.io/ceremony-uid';
 export const AUTHENTICATOR_ANNOTATION = 'keyward.io/activation-authenticator';
 
@@ -190,7 +198,7 @@ export async function runRootGeneration(
       (input) => signer.sign(identity, input, { ecdsaFormat: 'der' }),
     );
     const fingerprint = `SHA256:${createHash('sha256').update(root.der).digest('base64').replace(/=+$/, '')}`;
-    const configMapName = await publishCertificate(run, root.pem, fingerprint);
+    const configMapName = await publishCertificate(run, { 'ca.crt': root.pem, fingerprint });
     status.certificate = {
       configMapName,
       fingerprint,
@@ -308,8 +316,8 @@ async function recordManagedKey(
   );
 }
 
-/** The certificate ConfigMap; an existing one is never overwritten. */
-async function publishCertificate(run: CeremonyRun, pem: string, fingerprint: string): Promise<string> {
+/** The certificate ConfigMap (`ca.crt`, and for an intermediate `issuer.crt`); an existing one is never overwritten. */
+export async function publishCertificate(run: CeremonyRun, data: Record<string, string>): Promise<string> {
   const name = `${run.ceremony.metadata.name ?? ''}-certificate`;
   const namespace = run.ceremony.metadata.namespace ?? '';
   try {
@@ -323,7 +331,7 @@ async function publishCertificate(run: CeremonyRun, pem: string, fingerprint: st
         annotations: { [CEREMONY_UID_ANNOTATION]: run.ceremony.metadata.uid ?? '' },
       },
       immutable: true,
-      data: { 'ca.crt': pem, fingerprint },
+      data,
     } as ConfigMap);
   } catch (error) {
     if (isAlreadyExists(error)) {

@@ -1,18 +1,19 @@
-// The seven steps of a root key ceremony as status shows them.
-import { CEREMONY_STEPS } from '../../api/v1alpha1/keyceremony.ts';
-import type { STEP_STATES, KeyCeremonyStatus } from '../../api/v1alpha1/keyceremony.ts';
+// The steps of a ceremony as status shows them: the seven of a root key ceremony, or those of another type.
+import { CEREMONY_TYPE_STEPS } from '../../api/v1alpha1/keyceremony.ts';
+import type {
+  CEREMONY_STEPS,
+  CEREMONY_TYPES,
+  STEP_STATES,
+  KeyCeremonyStatus,
+} from '../../api/v1alpha1/keyceremony.ts';
 import { formatTime } from '../../runtime/clock.ts';
 
 export type StepName = (typeof CEREMONY_STEPS)[number];
 export type StepState = (typeof STEP_STATES)[number];
 type Step = NonNullable<KeyCeremonyStatus['steps']>[number];
 
-export function initialSteps(): Step[] {
-  return CEREMONY_STEPS.map((name) => ({ name, state: 'Pending' as const }));
-}
-
-export function stepState(status: KeyCeremonyStatus, name: StepName): StepState {
-  return status.steps?.find((s) => s.name === name)?.state ?? 'Pending';
+export function initialSteps(type: (typeof CEREMONY_TYPES)[number]): Step[] {
+  return CEREMONY_TYPE_STEPS[type].map((name) => ({ name, state: 'Pending' as const }));
 }
 
 /** The steps with one of them moved to `state`; start and end times follow, and the transcript entry if given. */
@@ -24,7 +25,7 @@ export function withStep(
   transcriptSeq?: number,
 ): Step[] {
   const now = formatTime(nowMs);
-  return (status.steps ?? initialSteps()).map((step) => {
+  return (status.steps ?? []).map((step) => {
     if (step.name !== name) return step;
     const ended = state === 'Done' || state === 'Failed' || state === 'Skipped';
     return {

@@ -4,6 +4,7 @@
 import type { KeyCeremonyObject } from '../../api/v1alpha1/keyceremony.ts';
 import { appendEntry, headOf, parseTranscript, serializeTranscript } from '../../ceremony/transcript.ts';
 import type { Detail, TranscriptEntry } from '../../ceremony/transcript.ts';
+import type { ApiAccess } from '../../kube/access.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isAlreadyExists } from '../../kube/errors.ts';
 import { builtinResources } from '../../kube/resource.ts';
@@ -13,6 +14,12 @@ import { MANAGED_BY, MANAGED_BY_LABEL } from '../managedkey/distribution.ts';
 
 export const CEREMONY_LABEL = 'keyward.io/ceremony';
 export const TRANSCRIPT_KEY = 'transcript.jsonl';
+
+/** The transcript ConfigMap: created, read by name, replaced as entries are appended. */
+export const transcriptAccess: ApiAccess = {
+  resource: builtinResources.configMaps,
+  verbs: ['get', 'create', 'update'],
+};
 
 export function transcriptName(ceremony: KeyCeremonyObject): string {
   return `${ceremony.metadata.name ?? ''}-transcript`;

@@ -15,13 +15,13 @@ import type { KubeObject } from '../../kube/object.ts';
 import { builtinResources } from '../../kube/resource.ts';
 import { setCondition } from '../../runtime/conditions.ts';
 import type { ControllerDefinition, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
-import { addFinalizer, isBeingDeleted } from '../../runtime/finalizers.ts';
+import { addFinalizer, finalizerAccess, isBeingDeleted } from '../../runtime/finalizers.ts';
 import type { Informer } from '../../runtime/informer.ts';
-import { updateStatus } from '../../runtime/status.ts';
+import { statusAccess, updateStatus } from '../../runtime/status.ts';
 import type { BackendConnections } from '../keybackend/connections.ts';
 import { keyBackendType } from '../keybackend/controller.ts';
 import { finalizeKey } from './deletion.ts';
-import { MANAGED_BY, MANAGED_BY_LABEL, distributePublicKeys } from './distribution.ts';
+import { MANAGED_BY, MANAGED_BY_LABEL, distributePublicKeys, distributionAccess } from './distribution.ts';
 import type { ConfigMap, PublicKeyCache } from './distribution.ts';
 import { ageAndDestroy, ensureFirstVersion, rotateIfDue } from './lifecycle.ts';
 import type { RotationCounter } from './lifecycle.ts';
@@ -67,6 +67,7 @@ export function managedKeyController(deps: ManagedKeyControllerDeps): Controller
     workers: 4,
     owns: [{ resource: builtinResources.configMaps, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }],
     watches: [{ resource: keyBackendType, map: (kb) => deps.keysUsingBackend(kb.metadata.name ?? '') }],
+    access: [statusAccess(managedKeyType), finalizerAccess(managedKeyType), distributionAccess],
     reconcile: async (key, context) => {
       if (isBeingDeleted(key)) return finalizeKey(key, context, deps.connections);
       const current = (await addFinalizer(context.client, managedKeyType, key, KEY_FINALIZER)) ?? key;

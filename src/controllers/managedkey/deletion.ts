@@ -36,7 +36,9 @@ export async function finalizeKey(
   const policy = key.spec.deletionPolicy;
   const recorded = (key.status?.versions ?? []).filter((v) => v.state !== 'Destroyed');
   // Status marks a version in flight before the backend is asked to make it: with nothing recorded, nothing exists.
-  if (policy === 'Retain' || (recorded.length === 0 && !key.status?.currentVersion)) {
+  // A key a KeyDestruction ceremony destroyed (phase Destroyed, every version Destroyed) has nothing left either.
+  const destroyed = key.status?.phase === 'Destroyed' && recorded.length === 0;
+  if (policy === 'Retain' || destroyed || (recorded.length === 0 && !key.status?.currentVersion)) {
     await removeFinalizer(context.client, managedKeyType, key, KEY_FINALIZER);
     return {};
   }

@@ -2,6 +2,7 @@
 // goes when the key goes. A ConfigMap of that name that Keyward does not own is never overwritten.
 import type { KeyVersion, ManagedKeyObject } from '../../api/v1alpha1/managedkey.ts';
 import type { KeyBackend } from '../../backends/backend.ts';
+import type { ApiAccess } from '../../kube/access.ts';
 import type { KubeClient } from '../../kube/client.ts';
 import { isAlreadyExists } from '../../kube/errors.ts';
 import type { KubeObject } from '../../kube/object.ts';
@@ -20,6 +21,12 @@ export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'keyward';
 
 /** What became of the distribution: a Distributed condition. */
+/** The public-key ConfigMaps: read by name, created, replaced; never deleted (their ownerReference does that). */
+export const distributionAccess: ApiAccess = {
+  resource: builtinResources.configMaps,
+  verbs: ['get', 'create', 'update'],
+};
+
 export interface DistributionResult {
   status: 'True' | 'False';
   reason: string;

@@ -14,7 +14,11 @@ import type {
   ManagedKeyObject,
 } from '../../../src/api/v1alpha1/index.ts';
 
-const examples = await loadManifests(path.join(REPO_ROOT, 'examples'));
+// examples/cloud/ holds KeyBackends for the cloud backends: admitted here, not applied by scripts/run.sh.
+const examples = [
+  ...(await loadManifests(path.join(REPO_ROOT, 'examples'))),
+  ...(await loadManifests(path.join(REPO_ROOT, 'examples', 'cloud'))),
+];
 
 // Objects get names of their own in each run, so that a run never meets what an earlier one left behind.
 const RUN = randomBytes(3).toString('hex');

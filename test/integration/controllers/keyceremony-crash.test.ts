@@ -1,7 +1,8 @@
 // The operator killed (SIGKILL, through a failpoint) at each step of a root key ceremony's HSM work. The activation
 // secret dies with the process, so the ceremony cannot finish; it must fail cleanly: ended as Interrupted by the
 // next operator, no token initialised twice, no second key, and no lost share (any 3 of the 5 shares in status
-// still open the token that was initialised).
+// still open the token that was initialised). And a KeyActivation whose operator restarts while it waits for
+// shares: its recipient key lived only in memory, so it fails cleanly, and a new activation still works.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
@@ -23,7 +24,12 @@ import type { KubeObject } from '../../../src/kube/object.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
 import { baseArgs, mainPath, startOperator } from '../../fixtures/operator-process.ts';
 import type { OperatorProcess } from '../../fixtures/operator-process.ts';
-import { approvalManifest, ceremonyManifest, offlineBackendManifest } from '../../support/ceremony.ts';
+import {
+  activationManifest,
+  approvalManifest,
+  ceremonyManifest,
+  offlineBackendManifest,
+} from '../../support/ceremony.ts';
 import { testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
 import { eventually } from '../../support/operator.ts';
@@ -38,7 +44,7 @@ const FAILPOINTS = [
   'ceremony-after-certificate',
 ];
 
-describe('a root key ceremony killed during its HSM steps', () => {
+describe('ceremonies killed or restarted in the middle', () => {
   let client: KubeClient;
   let kubeconfig: string;
   let softhsm: SoftHsm;
@@ -172,6 +178,121 @@ describe('a root key ceremony killed during its HSM steps', () => {
       assert.equal(initialisations.length, 1, 'the token was initialised once');
     });
   }
+
+  it('a KeyActivation whose operator restarted fails RecipientKeyLost; a new activation with the same shares works', async () => {
+    const backend = `activate-${RUN}`;
+    backends.push(backend);
+    await client.create(keyBackendType, offlineBackendManifest(backend, `activate-${RUN}`));
+    const people = {
+      namespace: NAMESPACE,
+      backend,
+      custodians: CUSTODIANS.map((n) => ({ name: n, publicKey: publicKeys[n] ?? '' })),
+      witnesses: [{ name: 'walter', publicKey: publicKeys.walter ?? '' }],
+    };
+    const approveAll = async (
+      ceremony: string,
+      digest: string,
+      signers: string[],
+      share?: (signer: string) => string,
+      role?: 'Witness',
+    ) => {
+      for (const signer of signers) {
+        await client.create(
+          keyApprovalType,
+          approvalManifest(openssl, {
+            name: `${ceremony}-${signer}-${role ?? 'custodian'}`.toLowerCase(),
+            namespace: NAMESPACE,
+            ceremony,
+            signer,
+            digest,
+            type: 'ec-p256',
+            ...(role ? { role } : {}),
+            ...(share ? { share: share(signer) } : {}),
+          }),
+        );
+      }
+    };
+    const phase = (name: string, wanted: string) =>
+      eventually(
+        `${name} ${wanted}`,
+        async () => {
+          const c = await getCeremony(name);
+          return c.status?.phase === wanted ? c : undefined;
+        },
+        60_000,
+      );
+
+    let running = operator('activation-first');
+    await client.create(keyCeremonyType, ceremonyManifest('activate-root', people));
+    await approveAll(
+      'activate-root',
+      (await phase('activate-root', 'AwaitingQuorum')).status?.challenge ?? '',
+      ['alice', 'bob', 'carol'],
+    );
+    const sealed = await phase('activate-root', 'AwaitingWitnesses');
+    await approveAll(
+      'activate-root',
+      sealed.status?.transcript?.headHash ?? '',
+      ['walter'],
+      undefined,
+      'Witness',
+    );
+    const root = await phase('activate-root', 'Completed');
+    const shares = Object.fromEntries(
+      (root.status?.shares ?? []).map((s) => [
+        s.custodian,
+        openssl.decryptShare(s.custodian, s.encryptedShare),
+      ]),
+    );
+    const csr = () => {
+      openssl.run([
+        'genpkey',
+        '-algorithm',
+        'EC',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-out',
+        'issuing.key',
+      ]);
+      return openssl.text([
+        'req',
+        '-new',
+        '-key',
+        'issuing.key',
+        '-subj',
+        '/C=DE/O=Example Corp/CN=Issuing CA',
+      ]);
+    };
+    await client.create(
+      keyCeremonyType,
+      activationManifest('activate-lost', { ...people, key: 'activate-root-key', csr: csr() }),
+    );
+    const waiting = await phase('activate-lost', 'AwaitingQuorum');
+    assert.ok(waiting.status?.recipientCertificate);
+    await stop(running);
+
+    running = operator('activation-second');
+    const lost = await phase('activate-lost', 'Failed');
+    const ready = lost.status?.conditions?.find((c) => c.type === 'Ready');
+    assert.equal(ready?.reason, 'RecipientKeyLost');
+    assert.match(ready.message, /Nothing is lost/);
+
+    await client.create(
+      keyCeremonyType,
+      activationManifest('activate-again', { ...people, key: 'activate-root-key', csr: csr() }),
+    );
+    const again = await phase('activate-again', 'AwaitingQuorum');
+    await approveAll('activate-again', again.status?.challenge ?? '', ['bob', 'dave', 'erin'], (signer) =>
+      openssl.reencryptShare(
+        signer,
+        shares[signer] ?? Buffer.alloc(0),
+        again.status?.recipientCertificate ?? '',
+      ),
+    );
+    const signed = await phase('activate-again', 'AwaitingWitnesses');
+    assert.ok(signed.status?.certificate?.configMapName);
+    await stop(running);
+  });
 
   function getCeremony(name: string) {
     return client.get<KeyCeremonyObject>(keyCeremonyType, name, NAMESPACE);

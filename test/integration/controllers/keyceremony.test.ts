@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -34,6 +34,7 @@ import {
   approvalManifest,
   ceremonyManifest as ceremonySpec,
   offlineBackendManifest,
+  docsBlock,
 } from '../../support/ceremony.ts';
 import { REPO_ROOT, apiErrorMessage, testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
@@ -49,14 +50,6 @@ const BACKEND = `offline-root-${RUN}`;
 const LABEL = `root-${RUN}`;
 const CEREMONY = 'root-ca-2026';
 const PLUGIN = join(REPO_ROOT, 'bin', 'kubectl-keyward');
-
-/** The shell block of docs/ceremonies.md that follows `<!-- tested: name -->`: the docs' commands, run as written. */
-function docsBlock(name: string): string {
-  const docs = readFileSync(join(REPO_ROOT, 'docs', 'ceremonies.md'), 'utf8');
-  const block = new RegExp(`<!-- tested: ${name} -->\\s*\`\`\`sh\\n([\\s\\S]*?)\`\`\``).exec(docs)?.[1];
-  if (block === undefined) throw new Error(`docs/ceremonies.md has no tested block "${name}"`);
-  return block;
-}
 
 interface ConfigMap extends KubeObject {
   data?: Record<string, string>;

@@ -251,8 +251,13 @@ describe('rotation', () => {
   });
 
   it('a rotation due in real time happens within 2s of nextRotationTime', async () => {
-    const created = await createKey('on-time', { rotation: { period: '1h', retainVersions: 1 } });
-    const next = Date.parse(created.status?.nextRotationTime ?? '');
+    await createKey('on-time', { rotation: { period: '1h', retainVersions: 1 } });
+    // Version 1 is recorded first and its rotation scheduled in the write after: wait for the schedule.
+    const scheduled = await eventually('the rotation scheduled', async () => {
+      const key = await getKey('on-time');
+      return key.status?.nextRotationTime;
+    });
+    const next = Date.parse(scheduled);
     // Move the clock so that the rotation is due 3 s from now, and let the controller's own timer fire.
     operator.clock.advance(next - operator.clock.now() - 3_000);
     await patch('on-time');

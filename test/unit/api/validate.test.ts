@@ -1,27 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadAll } from 'js-yaml';
+import { loadManifests } from '../../../scripts/cluster.ts';
 import { objectSchema } from '../../../src/api/resource.ts';
 import { validate } from '../../../src/api/schema.ts';
 import { RESOURCES } from '../../../src/api/v1alpha1/index.ts';
 
 const examples = path.resolve(import.meta.dirname, '../../../examples');
 
-test('every Keyward object in examples/ passes runtime validation', async () => {
+test('every Keyward object in examples/ and examples/cloud/ passes runtime validation', async () => {
   let checked = 0;
-  for (const file of await readdir(examples)) {
-    for (const object of loadAll(await readFile(path.join(examples, file), 'utf8')) as {
-      kind: string;
-    }[]) {
+  for (const dir of [examples, path.join(examples, 'cloud')]) {
+    for (const { file, object } of await loadManifests(dir)) {
       const resource = RESOURCES.find((r) => r.kind === object.kind);
       if (!resource) continue;
       assert.deepEqual(validate(objectSchema(resource), object), [], `${file}: ${object.kind}`);
       checked++;
     }
   }
-  assert.ok(checked >= 4, `only ${checked} Keyward objects in examples/`);
+  assert.ok(checked >= 8, `only ${checked} Keyward objects in examples/`);
 });
 
 test('runtime validation reports where and what is wrong', () => {

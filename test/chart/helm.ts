@@ -1,0 +1,72 @@
+// helm against the chart in helm/keyward: lint, and template into objects.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { loadAll } from 'js-yaml';
+
+import { GLUA, HELM, PROMTOOL, ensureGoTool } from '../../scripts/chart-tools.ts';
+import { ensureBinaries } from '../../scripts/testenv/build.ts';
+import type { KubeObject } from '../../src/kube/object.ts';
+import { REPO_ROOT } from '../support/kube.ts';
+
+export const CHART_DIR = path.join(REPO_ROOT, 'helm', 'keyward');
+
+const run = promisify(execFile);
+
+export interface Tools {
+  helm: string;
+  promtool: string;
+  glua: string;
+  /** The control plane's Kubernetes version: helm built with go install would otherwise assume v1.20. */
+  kubeVersion: string;
+}
+
+export async function chartTools(): Promise<Tools> {
+  const log = (line: string): void => {
+    console.error(`[chart] ${line}`);
+  };
+  const { kubernetesVersion } = await ensureBinaries(log);
+  return {
+    helm: await ensureGoTool(HELM, log),
+    promtool: await ensureGoTool(PROMTOOL, log),
+    glua: await ensureGoTool(GLUA, log),
+    kubeVersion: kubernetesVersion,
+  };
+}
+
+/** `--set` arguments for a flat map of value paths ("metrics.port") to values. */
+export function setArgs(values: Readonly<Record<string, string | number | boolean>>): string[] {
+  return Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${String(value)}`]);
+}
+
+export async function helm(tools: Tools, args: readonly string[]): Promise<string> {
+  const { stdout } = await run(tools.helm, [...args, '--kube-version', tools.kubeVersion], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return stdout;
+}
+
+/** The rendered chart, as YAML text and as objects. */
+export async function helmTemplate(
+  tools: Tools,
+  release: string,
+  namespace: string,
+  values: Readonly<Record<string, string | number | boolean>> = {},
+): Promise<{ yaml: string; objects: KubeObject[] }> {
+  const yaml = await helm(tools, [
+    'template',
+    release,
+    CHART_DIR,
+    '--namespace',
+    namespace,
+    ...setArgs(values),
+  ]);
+  const objects = (loadAll(yaml) as (KubeObject | null)[]).filter((o): o is KubeObject => o !== null);
+  return { yaml, objects };
+}
+
+export function findObject(objects: readonly KubeObject[], kind: string, name?: string): KubeObject {
+  const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
+  if (!found) throw new Error(`the chart rendered no ${kind}${name ? ` ${name}` : ''}`);
+  return found;
+}

@@ -1,7 +1,10 @@
-// The token's key objects by CKA_ID, built from one enumeration. A C_FindObjects by CKA_ID is a linear scan in
-// SoftHSM (about 68 ms per lookup with 2,000 keys) while enumerating all keys once takes about 180 ms, so lookups
-// are answered from this map and the token is searched per key only where it must be authoritative (before
-// generating or destroying).
+// The token's key objects by CKA_ID, built from one enumeration at connect and kept by the backend's own writes.
+// A C_FindObjects by CKA_ID is a linear scan in SoftHSM (about 68 ms per lookup with 2,000 keys) while enumerating
+// all keys once takes about 180 ms, so lookups and the duplicate check before generating are answered from this
+// map. That is sound because Keyward has one writer per token: the elected leader, whose backends on a token share
+// one index and one set of locks (shareTokenState), and which marks every version in status before creating it (a
+// crashed create is found by the next process's enumeration). Objects another process makes after the enumeration
+// are seen after the next refresh(); see docs/backends.md, PKCS#11.
 
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import pkcs11js from 'pkcs11js';
@@ -14,6 +17,7 @@ import {
   readAttributes,
   ulongAttribute,
 } from './attributes.ts';
+import { KeyedLock } from '../keyed-lock.ts';
 import { isPkcs11Error } from './errors.ts';
 
 export interface IndexedObject {
@@ -63,8 +67,15 @@ export function findObjectsById(
   });
 }
 
+/** A Keyward label without its `/v<N>` tail: what every version of one key shares (unless the label was cut). */
+export function ownerOfLabel(label: string): string {
+  return label.replace(/\/v[1-9][0-9]{0,14}$/, '');
+}
+
 export class KeyIndex {
   #objects = new Map<string, IndexedObject[]>();
+  /** CKA_IDs (hex) by the owner part of their objects' labels, so a key's versions are found without a scan. */
+  #byOwner = new Map<string, Set<string>>();
   #builtAt = Number.NEGATIVE_INFINITY;
   /** Entries written while a rebuild runs; they are newer than what the rebuild saw. */
   #writtenDuringRebuild: Map<string, IndexedObject[]> | undefined;
@@ -78,8 +89,37 @@ export class KeyIndex {
   put(id: Buffer, objects: readonly IndexedObject[]): void {
     const key = id.toString('hex');
     this.#writtenDuringRebuild?.set(key, [...objects]);
-    if (objects.length === 0) this.#objects.delete(key);
-    else this.#objects.set(key, [...objects]);
+    this.#set(this.#objects, this.#byOwner, key, objects);
+  }
+
+  /** The CKA_IDs (hex) whose objects carry a label with this owner part. */
+  idsOfOwner(owner: string): readonly string[] {
+    return [...(this.#byOwner.get(owner) ?? [])];
+  }
+
+  #set(
+    objects: Map<string, IndexedObject[]>,
+    byOwner: Map<string, Set<string>>,
+    key: string,
+    entry: readonly IndexedObject[],
+  ): void {
+    for (const object of objects.get(key) ?? []) {
+      const owner = ownerOfLabel(object.label);
+      const ids = byOwner.get(owner);
+      ids?.delete(key);
+      if (ids?.size === 0) byOwner.delete(owner);
+    }
+    if (entry.length === 0) {
+      objects.delete(key);
+      return;
+    }
+    objects.set(key, [...entry]);
+    for (const object of entry) {
+      const owner = ownerOfLabel(object.label);
+      let ids = byOwner.get(owner);
+      if (ids === undefined) byOwner.set(owner, (ids = new Set()));
+      ids.add(key);
+    }
   }
 
   /** Milliseconds since the last full enumeration. */
@@ -109,18 +149,18 @@ export class KeyIndex {
         ]).map((handle) => ({ cls, handle })),
       );
       const objects = new Map<string, IndexedObject[]>();
+      const byOwner = new Map<string, Set<string>>();
       for (const [i, { cls, handle }] of found.entries()) {
         if (i > 0 && i % READS_PER_TURN === 0) await yieldToEventLoop();
         const naming = readNaming(pkcs11, session, handle);
         if (naming === undefined || naming.id.length === 0) continue;
         const key = naming.id.toString('hex');
-        objects.set(key, [...(objects.get(key) ?? []), { cls, handle, label: naming.label }]);
+        const entry = [...(objects.get(key) ?? []), { cls, handle, label: naming.label }];
+        this.#set(objects, byOwner, key, entry);
       }
-      for (const [key, entry] of written) {
-        if (entry.length === 0) objects.delete(key);
-        else objects.set(key, entry);
-      }
+      for (const [key, entry] of written) this.#set(objects, byOwner, key, entry);
       this.#objects = objects;
+      this.#byOwner = byOwner;
       this.#builtAt = startedAt;
     } finally {
       this.#writtenDuringRebuild = undefined;
@@ -144,4 +184,36 @@ function readNaming(
     if (isPkcs11Error(error, pkcs11js.CKR_OBJECT_HANDLE_INVALID)) return undefined;
     throw error;
   }
+}
+
+/** What every backend of this process on one token shares: a write by one is seen by the others at once. */
+export interface TokenState {
+  readonly index: KeyIndex;
+  /** One create, setUsages or destroy at a time per key version (or per token, where generation is serial). */
+  readonly locks: KeyedLock;
+  release(): void;
+}
+
+const tokenStates = new Map<string, { index: KeyIndex; locks: KeyedLock; users: number }>();
+
+/** The shared state of a token, by module path and token (slot and serial); released when a backend closes. */
+export function shareTokenState(key: string): TokenState {
+  let shared = tokenStates.get(key);
+  if (shared === undefined) {
+    shared = { index: new KeyIndex(), locks: new KeyedLock(), users: 0 };
+    tokenStates.set(key, shared);
+  }
+  shared.users += 1;
+  const entry = shared;
+  let released = false;
+  return {
+    index: entry.index,
+    locks: entry.locks,
+    release() {
+      if (released) return;
+      released = true;
+      entry.users -= 1;
+      if (entry.users === 0 && tokenStates.get(key) === entry) tokenStates.delete(key);
+    },
+  };
 }

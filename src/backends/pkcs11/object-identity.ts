@@ -37,6 +37,17 @@ function derivedIds(digest: Buffer, idLength: number): Buffer[] {
   return Array.from({ length: count }, (_, i) => digest.subarray(i * idLength, (i + 1) * idLength));
 }
 
+/**
+ * The part every version's label of this key starts with (`<namespace>/<name>`, as key-index.ts groups labels), or
+ * undefined when some version's label would be cut to fit the token and carry a digest tail instead.
+ */
+export function ownerLabel(identity: KeyIdentity, profile: VendorProfile): string | undefined {
+  const owner = `${identity.namespace}/${identity.name}`;
+  const longestVersion = '/v'.length + 15;
+  const suffix = profile.uniqueLabels ? PUBLIC_SUFFIX : '';
+  return owner.length + longestVersion <= profile.maxLabelLength - suffix.length ? owner : undefined;
+}
+
 /** The version number a Keyward label ends with (`.../v<N>`), for finding a key's versions by label. */
 export function versionOfLabel(label: string): number | undefined {
   const match = /\/v([1-9][0-9]{0,14})$/.exec(label);

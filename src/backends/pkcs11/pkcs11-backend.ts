@@ -26,12 +26,10 @@ import {
   PermissionDeniedError,
   PinLockedError,
   PolicyViolationError,
-  RetryableError,
   TokenNotFoundError,
   UnsupportedError,
 } from '../errors.ts';
 import { type KeyIdentity, assertValidIdentity } from '../identity.ts';
-import { KeyedLock } from '../keyed-lock.ts';
 import { type PublicKeyInfo, publicKeyInfo } from '../public-key.ts';
 import { readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
 import {
@@ -43,11 +41,17 @@ import {
 import { CKS_RO_USER_FUNCTIONS, CKS_RW_USER_FUNCTIONS } from './constants.ts';
 import { isPkcs11Error, toBackendError } from './errors.ts';
 import { generate, generationProblems, generationRequest } from './generation.ts';
-import { type IndexedObject, KeyIndex, findObjectsById } from './key-index.ts';
+import {
+  type IndexedObject,
+  type KeyIndex,
+  type TokenState,
+  findObjectsById,
+  shareTokenState,
+} from './key-index.ts';
 import { type KeyObjects, type KeyState, groupKeyObjects, inspectKey, sameUsages } from './key-objects.ts';
 import { KEY_PARAMETERS, supportedAlgorithms } from './key-types.ts';
 import { type ModuleLease, openModule } from './module.ts';
-import { type ObjectIdentity, objectIdentity, versionOfLabel } from './object-identity.ts';
+import { type ObjectIdentity, objectIdentity, ownerLabel, versionOfLabel } from './object-identity.ts';
 import { pairProblem } from './proof.ts';
 import { SessionPool } from './session-pool.ts';
 import { SIGNATURE_BUFFER_LENGTH, type SignatureScheme, signatureScheme } from './signing.ts';
@@ -98,9 +102,9 @@ export class Pkcs11Backend implements KeyBackend {
   readonly #token: FoundToken;
   readonly #profile: VendorProfile;
   readonly #mechanisms: ReadonlySet<number>;
-  readonly #index = new KeyIndex();
-  /** One create, setUsages or destroy at a time per key version (or per token, where generation is serial). */
-  readonly #locks = new KeyedLock();
+  /** Shared with every backend of this process on the token: see key-index.ts. */
+  readonly #shared: TokenState;
+  readonly #index: KeyIndex;
   readonly #pin: Buffer;
   #refreshing: Promise<void> | undefined;
   #closed = false;
@@ -112,8 +116,11 @@ export class Pkcs11Backend implements KeyBackend {
     profile: VendorProfile,
     mechanisms: ReadonlySet<number>,
     pin: Buffer,
+    shared: TokenState,
   ) {
     this.#pin = pin;
+    this.#shared = shared;
+    this.#index = shared.index;
     this.#lease = lease;
     this.#pkcs11 = lease.pkcs11;
     this.#pool = pool;
@@ -159,7 +166,15 @@ export class Pkcs11Backend implements KeyBackend {
           lease.endLogin(tokenKey);
         },
       );
-      backend = new Pkcs11Backend(lease, pool, token, VENDOR_PROFILES[config.vendor], mechanisms, pin);
+      backend = new Pkcs11Backend(
+        lease,
+        pool,
+        token,
+        VENDOR_PROFILES[config.vendor],
+        mechanisms,
+        pin,
+        shareTokenState(`${lease.path}|${tokenKey}`),
+      );
       // Opens the first session: the login happens here, so a wrong PIN fails the connect.
       await backend.refresh();
       return backend;
@@ -232,7 +247,17 @@ export class Pkcs11Backend implements KeyBackend {
     assertValidIdentity(identity);
     // Candidates by label, confirmed by CKA_ID: a label anyone can write, the id is derived from the uid.
     const found: { version: number; id: string }[] = [];
-    for (const [id, objects] of this.#index.entries()) {
+    const owner = ownerLabel(identity, this.#profile);
+    const candidates =
+      owner === undefined
+        ? this.#index.entries() // a label that may have been cut: only a scan of the index finds it
+        : this.#index
+            .idsOfOwner(owner)
+            .map((id): [string, readonly IndexedObject[]] => [
+              id,
+              this.#index.lookup(Buffer.from(id, 'hex')),
+            ]);
+    for (const [id, objects] of candidates) {
       const version = objects.map((o) => versionOfLabel(o.label)).find((v) => v !== undefined);
       if (version === undefined) continue;
       const { ids } = objectIdentity({ ...identity, version, versionId: undefined }, this.#profile);
@@ -252,40 +277,62 @@ export class Pkcs11Backend implements KeyBackend {
     assertKeySpec(spec, this.capabilities(), `token "${this.#token.info.tokenLabel}"`);
     const oid = objectIdentity(identity, this.#profile);
     const lockKey = this.#profile.serialGeneration ? TOKEN_WIDE : (oid.ids[0] ?? TOKEN_WIDE);
-    return this.#locks.run(lockKey.toString('hex'), () =>
+    return this.#shared.locks.run(lockKey.toString('hex'), () =>
       this.#pool.use(
         `create ${oid.label}`,
         async (session): Promise<CreateResult> => {
-          // Searched on the token, not the index: this is what stops a second key being generated.
-          const free = [];
-          for (const id of oid.ids) {
+          const search = (id: Buffer): readonly IndexedObject[] => {
             const found = findObjectsById(this.#pkcs11, session, id);
             this.#index.put(id, found);
-            if (!found.every((o) => o.label === oid.label || o.label === oid.publicLabel)) continue; // another key's id
-            const existing = groupKeyObjects(found, oid.label);
-            if (existing !== undefined) {
-              return { outcome: 'adopted', version: await this.#adopt(session, existing, oid, id, spec) };
-            }
-            free.push({ id, found });
+            return found;
+          };
+          // The index is trusted (one writer per token, see key-index.ts): no search of the token per key. A version
+          // status recorded (versionId) that the index lacks was made after the last enumeration; only that is
+          // searched, and so is an id whose indexed objects were destroyed behind our back (stale handles).
+          const lookup = (id: Buffer): readonly IndexedObject[] => {
+            const indexed = this.#index.lookup(id);
+            return indexed.length === 0 && identity.versionId !== undefined ? search(id) : indexed;
+          };
+          try {
+            return await this.#createOn(session, spec, oid, lookup);
+          } catch (error) {
+            if (!isStaleHandle(error)) throw error;
+            return await this.#createOn(session, spec, oid, search);
           }
-          const [slot] = free;
-          if (slot === undefined) {
-            throw new AlreadyExistsError(
-              `every id ${oid.label} may have is taken by other keys on the token`,
-            );
-          }
-          // Only public halves can be left without a key (a destroy interrupted halfway); they hold nothing secret.
-          for (const stray of slot.found) this.#pkcs11.C_DestroyObject(session, stray.handle);
-          this.#index.put(slot.id, []);
-          const request = generationRequest(spec, oid, slot.id, this.#profile);
-          const generated = await generate(this.#pkcs11, session, request, oid);
-          const version = await this.#verifyGenerated(session, generated, oid, slot.id, spec);
-          this.#yieldToConcurrentWriter(session, generated, oid, slot.id);
-          return { outcome: 'created', version };
         },
         options?.signal,
       ),
     );
+  }
+
+  async #createOn(
+    session: pkcs11js.Handle,
+    spec: KeySpec,
+    oid: ObjectIdentity,
+    lookup: (id: Buffer) => readonly IndexedObject[],
+  ): Promise<CreateResult> {
+    const free = [];
+    for (const id of oid.ids) {
+      const found = lookup(id);
+      if (!found.every((o) => o.label === oid.label || o.label === oid.publicLabel)) continue; // another key's id
+      const existing = groupKeyObjects(found, oid.label);
+      if (existing !== undefined) {
+        return { outcome: 'adopted', version: await this.#adopt(session, existing, oid, id, spec) };
+      }
+      free.push({ id, found });
+    }
+    const [slot] = free;
+    if (slot === undefined) {
+      throw new AlreadyExistsError(`every id ${oid.label} may have is taken by other keys on the token`);
+    }
+    // Only public halves can be left without a key (a destroy interrupted halfway); they hold nothing secret.
+    for (const stray of slot.found) this.#pkcs11.C_DestroyObject(session, stray.handle);
+    this.#index.put(slot.id, []);
+    const request = generationRequest(spec, oid, slot.id, this.#profile);
+    const generated = await generate(this.#pkcs11, session, request, oid);
+    this.#index.put(slot.id, [generated.primary, ...(generated.public ? [generated.public] : [])]);
+    const version = await this.#verifyGenerated(session, generated, oid, slot.id, spec);
+    return { outcome: 'created', version };
   }
 
   async publicKey(identity: KeyIdentity, options?: CallOptions): Promise<PublicKeyInfo> {
@@ -347,7 +394,7 @@ export class Pkcs11Backend implements KeyBackend {
   async setUsages(identity: KeyIdentity, usages: readonly KeyUsage[], options?: CallOptions): Promise<void> {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
-    await this.#locks.run((oid.ids[0] ?? TOKEN_WIDE).toString('hex'), () =>
+    await this.#shared.locks.run((oid.ids[0] ?? TOKEN_WIDE).toString('hex'), () =>
       this.#withKey(
         identity,
         'set the usages of',
@@ -384,12 +431,13 @@ export class Pkcs11Backend implements KeyBackend {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
     // A token has no delayed destroy: the controller keeps the window (status destroyTime) and asks when it is over.
-    return this.#locks.run((oid.ids[0] ?? TOKEN_WIDE).toString('hex'), () =>
+    return this.#shared.locks.run((oid.ids[0] ?? TOKEN_WIDE).toString('hex'), () =>
       this.#pool.use(
         `destroy ${oid.label}`,
         (session): DestroyResult => {
           for (const id of oid.ids) {
             const found = findObjectsById(this.#pkcs11, session, id);
+            this.#index.put(id, found); // what the token holds, whatever follows
             // With short ids (YubiHSM) another key could share an id: only objects with our labels are ours.
             const ours = found.filter((o) => o.label === oid.label || o.label === oid.publicLabel);
             if (ours.length === 0 && found.length > 0 && oid.ids.length === 1) {
@@ -435,6 +483,7 @@ export class Pkcs11Backend implements KeyBackend {
     if (this.#closed) return;
     this.#closed = true;
     await this.#pool.close();
+    this.#shared.release();
     this.#pin.fill(0);
     this.#lease.release();
   }
@@ -469,7 +518,9 @@ export class Pkcs11Backend implements KeyBackend {
           return { id: oid.ids[0] ?? Buffer.alloc(0), objects: undefined };
         };
         let located = locate((id) => this.#index.lookup(id));
-        if (located.objects === undefined) located = locate(search);
+        // A version status recorded must be there: the index missing it is searched for. An unrecorded one the index
+        // lacks is absent (one writer per token, see key-index.ts), so looking for it costs no scan.
+        if (located.objects === undefined && identity.versionId !== undefined) located = locate(search);
         try {
           return await fn(session, located, oid);
         } catch (error) {
@@ -615,33 +666,6 @@ export class Pkcs11Backend implements KeyBackend {
       );
     }
     return this.#observed({ ...state, algorithm: state.algorithm }, key, id, oid.version);
-  }
-
-  /**
-   * Looks again after generating. Another writer (a second operator that believed it led) may have generated the
-   * same version at the same moment; the one that finds a twin destroys its own new key, which nobody has recorded,
-   * and the retry adopts the other. Never the other way round: the twin may already be in someone's status.
-   */
-  #yieldToConcurrentWriter(
-    session: pkcs11js.Handle,
-    mine: KeyObjects,
-    oid: ObjectIdentity,
-    id: Buffer,
-  ): void {
-    const found = findObjectsById(this.#pkcs11, session, id);
-    const isMine = (o: IndexedObject): boolean =>
-      o.handle.equals(mine.primary.handle) ||
-      (mine.public !== undefined && o.handle.equals(mine.public.handle));
-    const twins = found.filter((o) => o.cls !== 'public' && !isMine(o));
-    if (twins.length === 0) {
-      this.#index.put(id, found);
-      return;
-    }
-    this.#destroyObjects(session, mine);
-    this.#index.put(id, findObjectsById(this.#pkcs11, session, id));
-    throw new RetryableError(
-      `another writer generated ${oid.label} at the same time; the new key was destroyed and theirs is adopted on retry`,
-    );
   }
 
   #destroyObjects(session: pkcs11js.Handle, key: KeyObjects): void {

@@ -1,0 +1,60 @@
+// The API server's own request counters (apiserver_request_total on its /metrics), read with the kubeconfig's
+// client certificate: what every client did, the operator included, counted by the server rather than by us.
+
+import { request } from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node';
+import { type Sample, parseExposition, sum } from './prometheus.ts';
+
+const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY']);
+
+export interface RequestCounts {
+  /** Every request the API server answered. */
+  readonly total: number;
+  /** Writes to keyward.io objects (ManagedKey, KeyBackend, ... and their status). */
+  readonly keywardWrites: number;
+}
+
+export class ApiServerMetrics {
+  readonly #kubeConfig = new KubeConfig();
+
+  constructor(kubeconfigPath: string) {
+    this.#kubeConfig.loadFromFile(kubeconfigPath);
+  }
+
+  async samples(): Promise<Sample[]> {
+    const server = this.#kubeConfig.getCurrentCluster()?.server;
+    if (server === undefined) throw new Error('the kubeconfig names no server');
+    const options: Parameters<typeof request>[1] = { method: 'GET' };
+    await this.#kubeConfig.applyToHTTPSOptions(options);
+    const text = await new Promise<string>((resolve, reject) => {
+      const req = request(new URL('/metrics', server), options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          if (res.statusCode === 200) resolve(Buffer.concat(chunks).toString('utf8'));
+          else reject(new Error(`GET /metrics: HTTP ${res.statusCode ?? '?'}`));
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    return parseExposition(text);
+  }
+
+  async counts(): Promise<RequestCounts> {
+    const samples = await this.samples();
+    return {
+      total: sum(samples, 'apiserver_request_total'),
+      keywardWrites: sum(
+        samples,
+        'apiserver_request_total',
+        (l) => l.group === 'keyward.io' && WRITE_VERBS.has(l.verb ?? ''),
+      ),
+    };
+  }
+}
+
+export function countsSince(after: RequestCounts, before: RequestCounts): RequestCounts {
+  return { total: after.total - before.total, keywardWrites: after.keywardWrites - before.keywardWrites };
+}

@@ -1,0 +1,67 @@
+// The operator as the cluster runs it: src/main.ts in a child process of its own, with leader election on (its
+// Lease in the benchmark's namespace, where the first operator leads at once). Its memory is read from /proc.
+
+import { readFileSync } from 'node:fs';
+import {
+  baseArgs,
+  mainPath,
+  startOperator,
+  type OperatorProcess,
+} from '../test/fixtures/operator-process.ts';
+import { parseExposition, type Sample } from './prometheus.ts';
+
+export interface BenchOperator {
+  readonly process: OperatorProcess;
+  readonly pid: number;
+  metrics(): Promise<Sample[]>;
+  /** The process's peak resident set (VmHWM), MiB. */
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+export async function startBenchOperator(
+  name: string,
+  kubeconfig: string,
+  namespace: string,
+  extraArgs: readonly string[],
+  profileDir?: string,
+): Promise<BenchOperator> {
+  const args = [
+    ...baseArgs(kubeconfig, namespace).filter((a) => !a.startsWith('--log-level')),
+    '--log-level=info',
+    ...extraArgs,
+  ];
+  // Profiling: a CPU profile written when the process exits, a heap snapshot on SIGUSR2 (taken before it stops).
+  const env =
+    profileDir === undefined
+      ? process.env
+      : {
+          ...process.env,
+          NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir} --diagnostic-dir=${profileDir} --heapsnapshot-signal=SIGUSR2`,
+        };
+  const process_ = startOperator(name, args, { script: mainPath, env });
+  const pid = process_.child.pid;
+  if (pid === undefined) throw new Error(`${name} did not start`);
+  const metricsUrl = `${await process_.url('metrics')}/metrics`;
+  return {
+    process: process_,
+    pid,
+    async metrics() {
+      const response = await fetch(metricsUrl);
+      return parseExposition(await response.text());
+    },
+    peakRssMb() {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]);
+      return kb / 1024;
+    },
+    async stop() {
+      if (profileDir !== undefined) {
+        process_.child.kill('SIGUSR2');
+        await new Promise((resolve) => setTimeout(resolve, 5_000));
+      }
+      process_.child.kill('SIGTERM');
+      await process_.exited;
+    },
+  };
+}

@@ -93,11 +93,19 @@ export async function finalizeKey(
         `the key is disabled and will be destroyed at ${status.destroyTime}`,
       );
       await updateStatus(context.client, managedKeyType, key, status);
+      // In status first; then, where the backend can hold exactly this window itself, in the backend's own record
+      // too (AWS PendingWindowInDays, GCP's destroy duration, Azure's soft delete), restorable until it ends.
+      const native = holdsWindow(backend, destroyAfterSeconds);
+      if (native) {
+        for (const identity of identities) {
+          await backend.destroy(identity, { delaySeconds: destroyAfterSeconds, now });
+        }
+      }
       context.recorder.record(key, {
         type: 'Normal',
         reason: 'DestructionScheduled',
         action: 'ScheduleDestroy',
-        note: `every version is disabled and will be destroyed at ${status.destroyTime}`,
+        note: `every version is disabled and will be destroyed at ${status.destroyTime}${native ? ', scheduled in the backend too' : ''}`,
       });
       return { requeueAfter: destroyAt - now };
     }
@@ -139,6 +147,16 @@ export async function finalizeKey(
     });
     throw error;
   }
+}
+
+/**
+ * Whether the backend can hold a destruction exactly `seconds` itself: then it is scheduled there when the key
+ * becomes PendingDestruction. Otherwise (PKCS#11, or a window outside the backend's bounds) Keyward keeps the window
+ * and asks when it is over; a backend with a minimum of its own then holds the version that much longer.
+ */
+function holdsWindow(backend: KeyBackend, seconds: number): boolean {
+  const { minDestroyDelaySeconds: min, maxDestroyDelaySeconds: max } = backend.capabilities();
+  return max !== undefined && min <= seconds && seconds <= max;
 }
 
 /** Clears every usage of a version; a version that is not there (never made, or gone) needs nothing. */

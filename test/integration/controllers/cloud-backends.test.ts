@@ -16,6 +16,7 @@ import type { GcpKmsPeer } from '../../support/gcp-kms-peer.ts';
 import { managedKeyManifest } from '../../support/keyward.ts';
 import { testCluster } from '../../support/kube.ts';
 import { startKeyVaultPeer } from '../../support/keyvault-peer/server.ts';
+import type { StoredKey } from '../../support/keyvault-peer/keys.ts';
 import type { KeyVaultPeer } from '../../support/keyvault-peer/server.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
 import type { TestOperator } from '../../support/operator.ts';
@@ -135,6 +136,43 @@ describe('cloud backends through the controllers', () => {
       ['2:Active', '1:Archived'],
     );
     assert.equal(archival, 'usages');
+  });
+
+  it("Azure Key Vault: Destroy schedules the deletion in the vault's own record at once, and purges when the window ends", async () => {
+    const backend = `azure-${RUN}`; // made by the test above
+    const name = 'short-lived';
+    await client.create(
+      managedKeyType,
+      managedKeyManifest(name, NAMESPACE, {
+        backendRef: { name: backend },
+        deletionPolicy: 'Destroy',
+        destroyAfter: '24h',
+      } as never),
+    );
+    const key = await eventually(`${name} Active`, async () => {
+      const found = await client.get<ManagedKeyObject>(managedKeyType, name, NAMESPACE);
+      return ready(found)?.status === 'True' ? found : undefined;
+    });
+    const tagged = (k: StoredKey) =>
+      k.versions.some((v) => Object.values(v.tags).includes(key.metadata.uid ?? ''));
+    await client.delete(managedKeyType, name, NAMESPACE);
+    await eventually('soft-deleted in the vault while PendingDestruction', async () => {
+      const found = await client.get<ManagedKeyObject>(managedKeyType, name, NAMESPACE);
+      return found.status?.phase === 'PendingDestruction' && vault.store.deleted().some(tagged)
+        ? true
+        : undefined;
+    });
+    operator.clock.advance(25 * 3_600_000);
+    await client.patch(managedKeyType, name, NAMESPACE, 'merge', {
+      metadata: { annotations: { touched: '1' } },
+    });
+    await eventually('the ManagedKey gone and the key purged', async () => {
+      const gone = await client.get(managedKeyType, name, NAMESPACE).then(
+        () => false,
+        () => true,
+      );
+      return gone && !vault.store.deleted().some(tagged) ? true : undefined;
+    });
   });
 
   it('GCP Cloud HSM: a ManagedKey waits out PENDING_GENERATION and records its CryptoKeyVersion', async () => {

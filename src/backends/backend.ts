@@ -155,8 +155,6 @@ export interface CallOptions {
 export interface DestroyRequest extends CallOptions {
   /** How much longer the backend should hold the version; raised to capabilities().minDestroyDelaySeconds. */
   readonly delaySeconds: number;
-  /** The caller's clock, ms since the epoch (the controller's, which tests drive); Date.now() by default. */
-  readonly now?: number;
 }
 
 /** `absent` when there was nothing to destroy; otherwise the version's state afterwards. */

@@ -46,7 +46,7 @@ export async function runDestruction(run: CeremonyRun, target: RootTarget, secre
       credential.fill(0);
     }
     for (const [i, identity] of identities.entries()) {
-      const result = await backend.destroy(identity, { delaySeconds: 0, now: run.now });
+      const result = await backend.destroy(identity, { delaySeconds: 0 });
       await run.record('Key Destruction', 'operator', {
         event: 'version destroyed',
         version: identity.version,

@@ -98,7 +98,7 @@ export async function finalizeKey(
       const native = holdsWindow(backend, destroyAfterSeconds);
       if (native) {
         for (const identity of identities) {
-          await backend.destroy(identity, { delaySeconds: destroyAfterSeconds, now });
+          await backend.destroy(identity, { delaySeconds: destroyAfterSeconds });
         }
       }
       context.recorder.record(key, {
@@ -114,7 +114,7 @@ export async function finalizeKey(
 
     let heldUntil = 0;
     for (const identity of identities) {
-      const result = await backend.destroy(identity, { delaySeconds: 0, now });
+      const result = await backend.destroy(identity, { delaySeconds: 0 });
       if (result.outcome === 'scheduled') heldUntil = Math.max(heldUntil, result.destroyTime);
       failpoint('managedkey-after-destroy-version');
     }

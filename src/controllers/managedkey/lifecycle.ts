@@ -278,10 +278,7 @@ export async function ageAndDestroy(
   current = await deps.converge(current);
   const outcomes = new Map<number, KeyVersion>();
   for (const entry of dueForDestruction(current.versions ?? [], now)) {
-    const result = await deps.backend.destroy(keyIdentity(key, entry.version, entry), {
-      delaySeconds: 0,
-      now,
-    });
+    const result = await deps.backend.destroy(keyIdentity(key, entry.version, entry), { delaySeconds: 0 });
     failpoint('rotation-after-destroy');
     // Absent: destroyed before a crash kept status from saying so (the version is PendingDestruction, its time came).
     outcomes.set(

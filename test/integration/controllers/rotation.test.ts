@@ -39,9 +39,11 @@ async function createKey(name: string, spec: Partial<ManagedKeyObject['spec']>):
     managedKeyType,
     managedKeyManifest(name, NAMESPACE, { backendRef: { name: BACKEND }, ...spec }),
   );
+  // Version 1 is recorded first and its rotation scheduled in the next write: wait for both.
   return eventually(`${name} version 1`, async () => {
     const key = await getKey(name);
-    return key.status?.currentVersion === 1 ? key : undefined;
+    const scheduled = !spec.rotation || key.status?.nextRotationTime !== undefined;
+    return key.status?.currentVersion === 1 && scheduled ? key : undefined;
   });
 }
 

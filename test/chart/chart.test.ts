@@ -226,11 +226,23 @@ describe('the Helm chart', { timeout: 600_000 }, () => {
     await kubectlRun(['apply', '--server-side', '-f', '-'], rbac.map((o) => `---\n${dump(o)}`).join(''));
 
     const serviceAccount = findObject(objects, 'ServiceAccount').metadata.name ?? '';
+    const subject = `system:serviceaccount:${RELEASE_NAMESPACE}:${serviceAccount}`;
+    // The API server's RBAC authorizer learns new bindings from its informers a moment after they are stored: the
+    // operator starts only once both the namespaced Role (the Lease) and the ClusterRole (the keys) are in effect.
+    await eventually('the chart RBAC to be in effect', async () => {
+      const answers = await Promise.all(
+        [
+          ['update', 'leases.coordination.k8s.io', '-n', RELEASE_NAMESPACE],
+          ['watch', 'managedkeys.keyward.io', '--all-namespaces'],
+        ].map((args) => kubectlRun(['auth', 'can-i', ...args, `--as=${subject}`]).catch(() => 'no')),
+      );
+      return answers.every((answer) => answer.trim() === 'yes');
+    });
     const kubeconfig = load(await readFile(adminKubeconfig, 'utf8')) as {
       users: { user: Record<string, unknown> }[];
     };
     for (const { user } of kubeconfig.users)
-      user.as = `system:serviceaccount:${RELEASE_NAMESPACE}:${serviceAccount}`;
+      user.as = subject;
     const impersonating = path.join(work, 'kubeconfig');
     await writeFile(impersonating, dump(kubeconfig), { mode: 0o600 });
 

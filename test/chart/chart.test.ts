@@ -241,8 +241,7 @@ describe('the Helm chart', { timeout: 600_000 }, () => {
     const kubeconfig = load(await readFile(adminKubeconfig, 'utf8')) as {
       users: { user: Record<string, unknown> }[];
     };
-    for (const { user } of kubeconfig.users)
-      user.as = subject;
+    for (const { user } of kubeconfig.users) user.as = subject;
     const impersonating = path.join(work, 'kubeconfig');
     await writeFile(impersonating, dump(kubeconfig), { mode: 0o600 });
 

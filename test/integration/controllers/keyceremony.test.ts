@@ -278,7 +278,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     assert.match(quorum.message, /mallory is not a custodian/);
     assert.match(quorum.message, /alice already approved/);
     assert.equal(ceremony.status.shares, undefined);
-    assert.equal(findInitializedToken(SOFTHSM_MODULE, LABEL), undefined, 'no token was initialised');
+    assert.equal(await findInitializedToken(SOFTHSM_MODULE, LABEL), undefined, 'no token was initialised');
   });
 
   let ceremony: KeyCeremonyObject;

@@ -27,6 +27,7 @@ import {
   approvalManifest,
   ceremonyManifest,
   offlineBackendManifest,
+  recordActivationSecret,
   type PeopleShell,
   runDocs,
   runPlugin,
@@ -327,6 +328,7 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
       [shares.alice, shares.bob, shares.dave].filter((s) => s !== undefined),
     );
     const pins = tokenPins(secret, root.metadata.uid ?? '');
+    recordActivationSecret(secret, root.metadata.uid ?? '');
     return softhsm.listObjects({ label: LABEL, pin: pins.user.toString('ascii'), soPin: '', slotId: 0 });
   };
   const getKey = () => client.get<ManagedKeyObject>(managedKeyType, `${ROOT}-key`, NAMESPACE);

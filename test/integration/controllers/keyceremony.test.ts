@@ -34,6 +34,7 @@ import {
   approvalManifest,
   ceremonyManifest as ceremonySpec,
   offlineBackendManifest,
+  recordActivationSecret,
   type PeopleShell,
   runDocs,
   runPlugin,
@@ -376,6 +377,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
       assert.equal(matchesAuthenticator(await combineShares(two), uid, authenticator), false);
     }
     secret = await combineShares([b, d, e]);
+    recordActivationSecret(secret, uid);
   });
 
   it('the root key is in the token, never extractable, and the only key there', () => {

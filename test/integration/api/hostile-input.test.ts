@@ -27,7 +27,8 @@ import { metricValue } from '../../fixtures/runtime-env.ts';
 import { arbitraryOf, fuzzSeed, oddString } from '../../support/arbitraries.ts';
 import type { ArbitraryOptions } from '../../support/arbitraries.ts';
 import { ceremonyManifest, offlineBackendManifest } from '../../support/ceremony.ts';
-import { setUpSoftHsmBackend } from '../../support/keyward.ts';
+import { PIN_SECRET, setUpSoftHsmBackend } from '../../support/keyward.ts';
+import { SOFTHSM_MODULE } from '../../support/softhsm.ts';
 import type { SoftHsmSetup } from '../../support/keyward.ts';
 import { OpenSsl } from '../../support/openssl.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
@@ -151,6 +152,15 @@ describe(`hostile input (seed ${String(SEED)}, ${String(RUNS)} runs per kind)`, 
   it('KeyBackends (one backend kind each, cloud endpoints on a closed loopback port, credentials always from a Secret)', async () => {
     const spec = specOf(KeyBackend.spec, {
       overrides: {
+        // Often the real module and PIN, so that random token selectors and session counts reach the token.
+        'pkcs11.modulePath': fc.oneof(
+          fc.constant(SOFTHSM_MODULE),
+          arbitraryOf(KeyBackend.spec.properties.pkcs11.properties.modulePath),
+        ),
+        'pkcs11.pinSecretRef': fc.oneof(
+          fc.constant({ namespace: NAMESPACE, name: PIN_SECRET, key: 'pin' }),
+          arbitraryOf(KeyBackend.spec.properties.pkcs11.properties.pinSecretRef),
+        ),
         'awsKMS.endpoint': fc.constant(`http://${CLOSED}`),
         'awsCloudHSM.endpoint': fc.constant(`http://${CLOSED}`),
         'azureKeyVault.vaultUrl': fc.constant(`https://${CLOSED}`),

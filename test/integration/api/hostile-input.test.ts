@@ -130,6 +130,8 @@ describe(`hostile input (seed ${String(SEED)}, ${String(RUNS)} runs per kind)`, 
     const spec = specOf(ManagedKey.spec, { overrides: { backendRef: ref(BACKEND) } });
     // Usages that go with the algorithm, most of the time (the CEL rules refuse the rest).
     const consistent = fc.tuple(spec, fc.integer({ min: 0, max: 9 }), fc.nat()).map(([s, dice, pick]) => {
+      // The whole spec may be just outside too (null, a number): sent as it is.
+      if (s === null || typeof s !== 'object' || Array.isArray(s)) return s;
       const body = s as { algorithm?: unknown; usages?: unknown; recovery?: unknown };
       const allowed = ALLOWED_USAGES[body.algorithm as Algorithm] as readonly string[] | undefined;
       if (dice < 7 && allowed !== undefined) {
@@ -150,12 +152,25 @@ describe(`hostile input (seed ${String(SEED)}, ${String(RUNS)} runs per kind)`, 
   });
 
   it('KeyBackends (one backend kind each, cloud endpoints on a closed loopback port, credentials always from a Secret)', async () => {
+    const tokenSelector = KeyBackend.spec.properties.pkcs11.properties.token;
     const spec = specOf(KeyBackend.spec, {
       overrides: {
         // Often the real module and PIN, so that random token selectors and session counts reach the token.
         'pkcs11.modulePath': fc.oneof(
           fc.constant(SOFTHSM_MODULE),
           arbitraryOf(KeyBackend.spec.properties.pkcs11.properties.modulePath),
+        ),
+        // Mostly activation by Secret (left out), which the real PIN Secret can serve.
+        'pkcs11.activation': fc.oneof(
+          { weight: 3, arbitrary: fc.constant(undefined) },
+          { weight: 1, arbitrary: fc.constantFrom('Secret', 'Ceremony') },
+        ),
+        // Exactly one selector, as the CEL rule asks, most of the time.
+        'pkcs11.token': fc.oneof(
+          ...(['label', 'serial', 'slotId'] as const).map((field) =>
+            fc.record({ [field]: arbitraryOf(tokenSelector.properties[field], { outside: 0 }) }),
+          ),
+          arbitraryOf(tokenSelector),
         ),
         'pkcs11.pinSecretRef': fc.oneof(
           fc.constant({ namespace: NAMESPACE, name: PIN_SECRET, key: 'pin' }),

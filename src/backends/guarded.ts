@@ -67,3 +67,37 @@ export function guarded(backend: KeyBackend, deadlines: Deadlines = DEFAULT_DEAD
     });
   });
 }
+
+/** Opening a backend: a cloud backend's first call, or a PKCS#11 module tried first in a child process (30 s). */
+export const OPEN_DEADLINE_MS = 60_000;
+
+/**
+ * Opens a backend within `ms`, or fails with a RetryableError. A backend that opens after the deadline is closed:
+ * no one holds it.
+ */
+export async function openWithin(
+  open: () => Promise<KeyBackend>,
+  what: string,
+  ms = OPEN_DEADLINE_MS,
+): Promise<KeyBackend> {
+  let late = false;
+  let timer: NodeJS.Timeout | undefined;
+  const opening = open();
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(new RetryableError(`connecting to ${what} did not finish within ${ms / 1000}s`));
+    }, ms);
+  });
+  opening.then(
+    (backend) => {
+      if (late) void backend.close().catch(() => undefined);
+    },
+    () => undefined,
+  );
+  try {
+    return await Promise.race([opening, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -23,6 +23,18 @@ export interface SubjectAttribute {
   readonly value: string;
 }
 
+/**
+ * What a CA name must not hold: controls (NUL among them), format characters (bidi overrides and marks, zero-width
+ * joiners: a name that displays as another), lone surrogates, private-use and unassigned code points, and U+FFFD,
+ * which is what bytes that were not UTF-8 became.
+ */
+const NOT_PLAIN_TEXT = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\uFFFD]/u;
+
+/** Characters as RFC 5280's upper bounds count them (code points), not UTF-16 units. */
+function codePoints(text: string): number {
+  return Array.from(text).length;
+}
+
 /** Splits on commas not escaped with a backslash, and unescapes the values. */
 function rdns(text: string): string[] {
   const parts: string[] = [];
@@ -57,7 +69,14 @@ export function parseSubject(text: string): SubjectAttribute[] {
     if (key === 'C' && !/^[A-Z]{2}$/.test(value)) {
       throw new SubjectError(`subject C must be a two-letter ISO 3166 country code, not "${value}"`);
     }
-    if (value === '' || value.length > known.max) {
+    const hidden = NOT_PLAIN_TEXT.exec(value)?.[0];
+    if (hidden !== undefined) {
+      const code = (hidden.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0');
+      throw new SubjectError(
+        `subject ${key} holds U+${code}, a control, invisible or undecodable character; a CA name must be plain text`,
+      );
+    }
+    if (value === '' || codePoints(value) > known.max) {
       throw new SubjectError(`subject ${key} must have 1 to ${known.max} characters`);
     }
     found.set(key, value);

@@ -6,7 +6,17 @@ import { join } from 'node:path';
 import type { KubeObject } from '../../src/kube/object.ts';
 import { REPO_ROOT } from './kube.ts';
 import type { OpenSsl, PersonKeyType } from './openssl.ts';
+import { tokenPins } from '../../src/ceremony/activation.ts';
 import { SOFTHSM_MODULE } from './softhsm.ts';
+import { recordTestSecret } from './test-secrets.ts';
+
+/** An activation secret a test rebuilt from shares, and the token PINs derived from it, for the leak scan. */
+export function recordActivationSecret(secret: Uint8Array, ceremonyUid: string): void {
+  recordTestSecret(secret, `activation secret of ceremony ${ceremonyUid}`);
+  const pins = tokenPins(Buffer.from(secret), ceremonyUid);
+  recordTestSecret(pins.user, `user PIN of the token of ceremony ${ceremonyUid}`);
+  recordTestSecret(pins.so, `SO PIN of the token of ceremony ${ceremonyUid}`);
+}
 
 export function offlineBackendManifest(name: string, label: string): KubeObject {
   return {

@@ -7,6 +7,7 @@ import type { KubeClient } from '../../src/kube/client.ts';
 import type { KubeObject } from '../../src/kube/object.ts';
 import { builtinResources } from '../../src/kube/resource.ts';
 import { testCluster } from './kube.ts';
+import { recordTestSecret } from './test-secrets.ts';
 import { SOFTHSM_MODULE, SoftHsm } from './softhsm.ts';
 import type { SoftHsmToken } from './softhsm.ts';
 
@@ -55,6 +56,7 @@ export function managedKeyManifest(
 }
 
 export function pinSecret(namespace: string, name: string, pin: string): KubeObject {
+  recordTestSecret(pin, `PIN in Secret ${namespace}/${name}`);
   return {
     apiVersion: 'v1',
     kind: 'Secret',

@@ -9,6 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { recordTestSecret } from './test-secrets.ts';
 
 /** Pinned exactly: moto-server.py patches two of its KMS internals. */
 export const MOTO_VERSION = '5.2.5';
@@ -19,6 +20,7 @@ export const MOTO_CREDENTIALS_FILE = Buffer.from(
 );
 export const MOTO_ACCESS_KEY_ID = 'AKIAKEYWARDTESTONLY00';
 export const MOTO_SECRET_ACCESS_KEY = 'keyward-test-secret-not-a-real-one';
+recordTestSecret(MOTO_SECRET_ACCESS_KEY, 'moto AWS secret access key');
 
 export interface Moto {
   /** http://127.0.0.1:<port> */

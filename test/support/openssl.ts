@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { recordTestSecret } from './test-secrets.ts';
 
 export type PersonKeyType = 'ec-p256' | 'ec-p384' | 'ed25519' | 'rsa';
 
@@ -58,7 +59,9 @@ export class OpenSsl {
   /** `openssl cms -decrypt -inform PEM -inkey <name>.pem`. */
   decryptShare(name: string, cmsPem: string): Buffer {
     const file = this.write(`${name}.cms`, cmsPem);
-    return this.run(['cms', '-decrypt', '-inform', 'PEM', '-in', file, '-inkey', `${name}.pem`]);
+    const share = this.run(['cms', '-decrypt', '-inform', 'PEM', '-in', file, '-inkey', `${name}.pem`]);
+    recordTestSecret(share, `ceremony share opened by ${name}`);
+    return share;
   }
 
   /** What the docs tell a custodian to run for an activation: the share re-encrypted to the ceremony's certificate. */

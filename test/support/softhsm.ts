@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { recordTestSecret } from './test-secrets.ts';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
 
@@ -74,6 +75,8 @@ export class SoftHsm {
   /** Initializes a token in the next free slot, with random PINs unless given. */
   initToken(label: string, pin = `pin-${randomBytes(6).toString('hex')}`): SoftHsmToken {
     const soPin = `so-${randomBytes(6).toString('hex')}`;
+    recordTestSecret(pin, `SoftHSM user PIN of ${label}`);
+    recordTestSecret(soPin, `SoftHSM SO PIN of ${label}`);
     const output = run(
       'softhsm2-util',
       ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin],

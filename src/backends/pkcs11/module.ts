@@ -7,6 +7,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import pkcs11js from 'pkcs11js';
 import { MisconfiguredError, ModuleNotFoundError } from '../errors.ts';
 import { isPkcs11Error, toBackendError } from './errors.ts';
+import { probeModule } from './module-probe.ts';
 
 interface TokenLogin {
   readonly pinDigest: Buffer;
@@ -98,10 +99,7 @@ export class ModuleLease {
 }
 
 export function openModule(modulePath: string): ModuleLease {
-  if (!existsSync(modulePath)) {
-    throw new ModuleNotFoundError(`PKCS#11 module ${modulePath} does not exist`);
-  }
-  const path = realpathSync(modulePath);
+  const path = existingPath(modulePath);
   let shared = modules.get(path);
   if (shared === undefined) {
     shared = { pkcs11: loadAndInitialize(path), users: 0, logins: new Map() };
@@ -109,6 +107,23 @@ export function openModule(modulePath: string): ModuleLease {
   }
   shared.users += 1;
   return new ModuleLease(path, shared);
+}
+
+/**
+ * openModule, for a module this process has not loaded yet only once a child process has shown that it neither hangs
+ * nor crashes while initializing (module-probe.ts). What the operator uses; tests may open a known module directly.
+ */
+export async function openProbedModule(modulePath: string): Promise<ModuleLease> {
+  const path = existingPath(modulePath);
+  if (!modules.has(path)) await probeModule(path);
+  return openModule(path);
+}
+
+function existingPath(modulePath: string): string {
+  if (!existsSync(modulePath)) {
+    throw new ModuleNotFoundError(`PKCS#11 module ${modulePath} does not exist`);
+  }
+  return realpathSync(modulePath);
 }
 
 function loadAndInitialize(path: string): pkcs11js.PKCS11 {

@@ -50,7 +50,7 @@ import {
 } from './key-index.ts';
 import { type KeyObjects, type KeyState, groupKeyObjects, inspectKey, sameUsages } from './key-objects.ts';
 import { KEY_PARAMETERS, supportedAlgorithms } from './key-types.ts';
-import { type ModuleLease, openModule } from './module.ts';
+import { type ModuleLease, openProbedModule } from './module.ts';
 import { type ObjectIdentity, objectIdentity, ownerLabel, versionOfLabel } from './object-identity.ts';
 import { pairProblem } from './proof.ts';
 import { SessionPool } from './session-pool.ts';
@@ -136,7 +136,7 @@ export class Pkcs11Backend implements KeyBackend {
    */
   static async connect(config: Pkcs11Config): Promise<Pkcs11Backend> {
     validatePkcs11Config(config);
-    const lease = openModule(config.modulePath ?? defaultModulePath(config.vendor));
+    const lease = await openProbedModule(config.modulePath ?? defaultModulePath(config.vendor));
     let backend: Pkcs11Backend | undefined;
     try {
       const token = findToken(lease.pkcs11, lease.path, config.token);

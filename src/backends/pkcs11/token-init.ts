@@ -6,7 +6,7 @@
 import pkcs11js from 'pkcs11js';
 import { AlreadyExistsError, TokenNotFoundError } from '../errors.ts';
 import { toBackendError } from './errors.ts';
-import { openModule } from './module.ts';
+import { openProbedModule } from './module.ts';
 import { slotNumber, tokenInfo } from './token.ts';
 
 const LABEL_BYTES = 32;
@@ -44,8 +44,8 @@ function survey(pkcs11: pkcs11js.PKCS11, label: string): SlotSurvey {
 }
 
 /** Whether a token with this label exists (an interrupted ceremony may have initialised it). */
-export function findInitializedToken(modulePath: string, label: string): string | undefined {
-  const lease = openModule(modulePath);
+export async function findInitializedToken(modulePath: string, label: string): Promise<string | undefined> {
+  const lease = await openProbedModule(modulePath);
   try {
     return survey(lease.pkcs11, label).labelTakenBy;
   } catch (error) {
@@ -55,8 +55,8 @@ export function findInitializedToken(modulePath: string, label: string): string 
   }
 }
 
-export function initializeToken(request: TokenInitRequest): InitializedToken {
-  const lease = openModule(request.modulePath);
+export async function initializeToken(request: TokenInitRequest): Promise<InitializedToken> {
+  const lease = await openProbedModule(request.modulePath);
   const { pkcs11 } = lease;
   try {
     const found = survey(pkcs11, request.label);

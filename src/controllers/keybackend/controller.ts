@@ -11,7 +11,7 @@ import type { BackendCapabilities, BackendHealth, KeyBackend } from '../../backe
 import { isBackendError } from '../../backends/errors.ts';
 import type { BackendMetrics } from '../../backends/instrumented.ts';
 import { wipeCredentials } from '../../backends/credentials.ts';
-import { guarded } from '../../backends/guarded.ts';
+import { guarded, openWithin } from '../../backends/guarded.ts';
 import { backendKind, credentialReferences, openBackend } from '../../backends/registry.ts';
 import { resourceTypeOf } from '../../kube/resource.ts';
 import { describeError } from '../../log.ts';
@@ -47,6 +47,9 @@ export function keyBackendController({
   return {
     name: 'keybackend',
     resource: keyBackendType,
+    // A backend that takes its whole deadline to connect (a hung module, a vault that does not answer) holds one
+    // worker; the others keep serving the other KeyBackends.
+    workers: 4,
     access: [statusAccess(keyBackendType), credentialAccess],
     reconcile: async (keyBackend, context) => {
       const name = keyBackend.metadata.name ?? '';
@@ -70,7 +73,10 @@ export function keyBackendController({
           context.log.info('connecting to the backend', { backend: backendKind(keyBackend.spec) });
         const { credentials } = credential;
         ({ state, health } = await connect(current?.state, () =>
-          openBackend(keyBackend.spec, credentials)
+          openWithin(
+            () => openBackend(keyBackend.spec, credentials),
+            `the ${backendKind(keyBackend.spec)} backend`,
+          )
             .then((b) => backendMetrics.instrument(guarded(b)))
             .finally(() => {
               wipeCredentials(credentials);

@@ -115,7 +115,7 @@ export async function runRootGeneration(
       { module: pkcs11.modulePath, label },
       `initialising a token labelled "${label}" in an uninitialised slot`,
     );
-    const token = initializeToken({
+    const token = await initializeToken({
       modulePath: pkcs11.modulePath,
       label,
       soPin: pins.so,

@@ -16,7 +16,9 @@ import {
 } from '../../../src/backends/errors.ts';
 import type { Pkcs11Config } from '../../../src/backends/pkcs11/config.ts';
 import { openModule } from '../../../src/backends/pkcs11/module.ts';
+import { probeModule } from '../../../src/backends/pkcs11/module-probe.ts';
 import { Pkcs11Backend } from '../../../src/backends/pkcs11/pkcs11-backend.ts';
+import { buildMisbehavingModule, buildNotPkcs11Library } from '../../support/pkcs11-shim.ts';
 import { SOFTHSM_MODULE, SoftHsm, type SoftHsmToken } from '../../support/softhsm.ts';
 
 let hsm: SoftHsm;
@@ -171,10 +173,41 @@ describe('configuration failures', () => {
   });
 
   it('a file that is no PKCS#11 module is ModuleNotFound', async () => {
+    for (const modulePath of ['/etc/hostname', '/etc/passwd', buildNotPkcs11Library()]) {
+      await assert.rejects(
+        Pkcs11Backend.connect(config({ modulePath })),
+        (error: unknown) =>
+          assertCleanError(ModuleNotFoundError, token.pin)(error) &&
+          /could not be loaded/.test(String(error)),
+      );
+    }
+  });
+
+  it('a module that hangs in C_Initialize or C_OpenSession is given up on, and never blocks the process', async () => {
+    for (const fn of ['C_Initialize', 'C_OpenSession'] as const) {
+      const modulePath = buildMisbehavingModule(fn, 'hang');
+      let ticks = 0;
+      const ticker = setInterval(() => (ticks += 1), 100);
+      const started = performance.now();
+      try {
+        await assert.rejects(probeModule(modulePath, 3_000), (error: unknown) => {
+          assert.ok(error instanceof RetryableError, inspect(error));
+          assert.match(error.message, /did not initialize and open a session within 3s/);
+          return true;
+        });
+      } finally {
+        clearInterval(ticker);
+      }
+      // The event loop ran all along: the hung calls were in a child process, which is gone.
+      assert.ok(ticks >= ((performance.now() - started) / 100) * 0.5, `${fn}: only ${ticks} ticks`);
+    }
+  });
+
+  it('a module that crashes while initializing is ModuleNotFound and is never loaded into the process', async () => {
     await assert.rejects(
-      Pkcs11Backend.connect(config({ modulePath: '/etc/hostname' })),
+      Pkcs11Backend.connect(config({ modulePath: buildMisbehavingModule('C_Initialize', 'crash') })),
       (error: unknown) =>
-        assertCleanError(ModuleNotFoundError, token.pin)(error) && /could not be loaded/.test(String(error)),
+        assertCleanError(ModuleNotFoundError, token.pin)(error) && /crashed \(SIGSEGV\)/.test(String(error)),
     );
   });
 

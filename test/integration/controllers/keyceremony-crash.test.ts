@@ -29,6 +29,7 @@ import {
   approvalManifest,
   ceremonyManifest,
   offlineBackendManifest,
+  recordActivationSecret,
 } from '../../support/ceremony.ts';
 import { testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
@@ -153,6 +154,7 @@ describe('ceremonies killed or restarted in the middle', () => {
       );
       assert.equal(shares.length, 5);
       const secret = await combineShares([shares[0], shares[2], shares[4]].filter((s) => s !== undefined));
+      recordActivationSecret(secret, failed.metadata.uid ?? '');
       const pin = tokenPins(secret, failed.metadata.uid ?? '').user.toString('ascii');
       const objects = softhsm.listObjects({ label, pin, soPin: '', slotId: 0 });
       const privateKeys = objects.filter((o) => o.kind === 'Private Key');

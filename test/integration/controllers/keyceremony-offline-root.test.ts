@@ -27,6 +27,7 @@ import {
   approvalManifest,
   ceremonyManifest,
   offlineBackendManifest,
+  recordActivationSecret,
   type PeopleShell,
   runDocs,
   runPlugin,
@@ -298,13 +299,21 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
   });
 
   it('a CSR whose signature does not verify, or that asks for an end-entity certificate, is refused', async () => {
+    const pemOf = (der: Buffer) =>
+      `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
     const good = csr('forged', '/C=DE/O=Example Corp/CN=Example Issuing CA 2');
     const der = Buffer.from(good.replace(/-----[^-]+-----|\s/g, ''), 'base64');
     const at = der.indexOf(Buffer.from('Issuing'));
     der[at] = 'J'.charCodeAt(0);
-    const forged = `-----BEGIN CERTIFICATE REQUEST-----\n${der.toString('base64')}\n-----END CERTIFICATE REQUEST-----\n`;
+    const forged = pemOf(der);
     const cases = {
       'forged-csr': [forged, /signature does not verify/],
+      'truncated-csr': [pemOf(der.subarray(0, Math.floor(der.length / 2))), /not a PKCS#10.*truncated DER/],
+      'garbage-csr': [pemOf(randomBytes(300)), /not a PKCS#10 certification request/],
+      'rtl-subject-csr': [
+        csr('rtl', '/C=DE/O=Example Corp/CN=Example \u202eAC gniussI', '-utf8'),
+        /subject CN holds U\+202E/,
+      ],
       'leaf-csr': [
         csr('leaf', '/C=DE/O=Example Corp/CN=www.example.com', '-addext', 'basicConstraints=CA:FALSE'),
         /end-entity certificate/,
@@ -327,6 +336,7 @@ describe('KeyActivation and KeyDestruction (3 of 5) of an offline root', () => {
       [shares.alice, shares.bob, shares.dave].filter((s) => s !== undefined),
     );
     const pins = tokenPins(secret, root.metadata.uid ?? '');
+    recordActivationSecret(secret, root.metadata.uid ?? '');
     return softhsm.listObjects({ label: LABEL, pin: pins.user.toString('ascii'), soPin: '', slotId: 0 });
   };
   const getKey = () => client.get<ManagedKeyObject>(managedKeyType, `${ROOT}-key`, NAMESPACE);

@@ -34,6 +34,7 @@ import {
   approvalManifest,
   ceremonyManifest as ceremonySpec,
   offlineBackendManifest,
+  recordActivationSecret,
   type PeopleShell,
   runDocs,
   runPlugin,
@@ -98,24 +99,29 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
   async function approve(
     signer: string,
     digest: string,
-    options: { by?: string; role?: 'Custodian' | 'Witness'; ceremony?: string } = {},
+    options: {
+      by?: string;
+      role?: 'Custodian' | 'Witness';
+      ceremony?: string;
+      /** Replaces the signature openssl made (truncated, bogus, or one made over something else). */
+      signature?: (made: string) => string;
+    } = {},
   ): Promise<string> {
     approvalCount += 1;
     const name = `${signer}-${approvalCount}`;
     const by = options.by ?? signer;
-    await client.create(
-      keyApprovalType,
-      approvalManifest(openssl, {
-        name,
-        namespace: NAMESPACE,
-        ceremony: options.ceremony ?? CEREMONY,
-        signer,
-        digest,
-        type: TYPES[by] ?? 'ec-p256',
-        by,
-        role: options.role,
-      }),
-    );
+    const manifest = approvalManifest(openssl, {
+      name,
+      namespace: NAMESPACE,
+      ceremony: options.ceremony ?? CEREMONY,
+      signer,
+      digest,
+      type: TYPES[by] ?? 'ec-p256',
+      by,
+      role: options.role,
+    }) as KubeObject & { spec: { signature: string } };
+    if (options.signature) manifest.spec.signature = options.signature(manifest.spec.signature);
+    await client.create(keyApprovalType, manifest);
     // Later approvals must be later: the first valid approval of a person is the one that counts.
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     return name;
@@ -251,6 +257,15 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
       [await approve('bob', other)]: Refusal.OtherCeremony,
       [await approve('carol', `sha256:${'0'.repeat(64)}`)]: Refusal.DigestMismatch,
       [await approve('mallory', challenge)]: Refusal.SignerNotInSpec,
+      // Half of a good signature, still base64.
+      [await approve('dave', challenge, { signature: (s) => s.slice(0, Math.floor(s.length / 8) * 4) })]:
+        Refusal.SignatureInvalid,
+      // Random bytes where a signature goes.
+      [await approve('erin', challenge, { signature: () => randomBytes(72).toString('base64') })]:
+        Refusal.SignatureInvalid,
+      // Bob's real signature over the other ceremony's challenge, replayed as an approval of this one.
+      [await approve('bob', challenge, { signature: () => openssl.sign('bob', 'ec-p384', other) })]:
+        Refusal.SignatureInvalid,
     };
     const alice = await approve('alice', challenge);
     refused[await approve('alice', challenge)] = Refusal.DuplicateApproval;
@@ -278,7 +293,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
     assert.match(quorum.message, /mallory is not a custodian/);
     assert.match(quorum.message, /alice already approved/);
     assert.equal(ceremony.status.shares, undefined);
-    assert.equal(findInitializedToken(SOFTHSM_MODULE, LABEL), undefined, 'no token was initialised');
+    assert.equal(await findInitializedToken(SOFTHSM_MODULE, LABEL), undefined, 'no token was initialised');
   });
 
   let ceremony: KeyCeremonyObject;
@@ -376,6 +391,7 @@ describe('a RootKeyGeneration ceremony (3 of 5, 2 witnesses) on a fresh SoftHSM2
       assert.equal(matchesAuthenticator(await combineShares(two), uid, authenticator), false);
     }
     secret = await combineShares([b, d, e]);
+    recordActivationSecret(secret, uid);
   });
 
   it('the root key is in the token, never extractable, and the only key there', () => {

@@ -23,6 +23,7 @@ import {
 } from '../../support/keyward.ts';
 import type { KeyBackendOptions, SoftHsmSetup } from '../../support/keyward.ts';
 import { eventually, startTestOperator } from '../../support/operator.ts';
+import { buildMisbehavingModule } from '../../support/pkcs11-shim.ts';
 import type { TestOperator } from '../../support/operator.ts';
 import type { SoftHsm } from '../../support/softhsm.ts';
 import type { SoftHsmToken } from '../../support/softhsm.ts';
@@ -67,7 +68,9 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
 
   after(async () => {
     await operator.stop();
-    for (const name of ['restricted', 'nomodule', 'notoken', 'wrongpin'].map((n) => `${n}-${RUN}`)) {
+    for (const name of ['restricted', 'nomodule', 'notoken', 'wrongpin', 'notpkcs11', 'hung'].map(
+      (n) => `${n}-${RUN}`,
+    )) {
       await remove(client, { apiVersion: 'keyward.io/v1alpha1', kind: 'KeyBackend', metadata: { name } });
     }
     await setup.cleanup();
@@ -255,6 +258,37 @@ describe('ManagedKeys in a SoftHSM2 token', () => {
       async () => ((await reasonOf(`wrongpin-${RUN}`))?.status === 'True' ? true : undefined),
       30_000,
     );
+  });
+
+  it('a file that is no PKCS#11 module and a module that hangs are reported; the other KeyBackends keep working', async () => {
+    await client.create(
+      keyBackendType,
+      keyBackend(`notpkcs11-${RUN}`, { pkcs11: { modulePath: '/etc/passwd' } }),
+    );
+    await client.create(
+      keyBackendType,
+      keyBackend(`hung-${RUN}`, { pkcs11: { modulePath: buildMisbehavingModule('C_OpenSession', 'hang') } }),
+    );
+    // While the hung module is being tried (30 s), keys in the working backend are still made.
+    await client.create(managedKeyType, managedKey('beside-hung', {}));
+    await readyKey('beside-hung');
+    const notPkcs11 = await eventually('the non-PKCS#11 file reported', async () => {
+      const c = conditionOf(await getBackend(`notpkcs11-${RUN}`), 'Ready');
+      return c?.reason === 'ModuleNotFound' ? c : undefined;
+    });
+    assert.match(notPkcs11.message, /\/etc\/passwd could not be loaded/);
+    const hung = await eventually(
+      'the hung module reported',
+      async () => {
+        const c = conditionOf(await getBackend(`hung-${RUN}`), 'Ready');
+        return c?.reason === 'Retryable' ? c : undefined;
+      },
+      90_000,
+    );
+    assert.equal(hung.status, 'False');
+    assert.match(hung.message, /did not initialize and open a session within 30s/);
+    // The working backend is still checked and still Ready.
+    assert.equal(conditionOf(await getBackend(backendName), 'Ready')?.status, 'True');
   });
 
   describe('deletion policies', () => {

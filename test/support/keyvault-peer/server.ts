@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates, setDefaultCACertificates } from 'node:tls';
+import { recordTestSecret } from '../test-secrets.ts';
 import {
   type CreateParameters,
   KeyStore,
@@ -128,6 +129,7 @@ export async function startKeyVaultPeer(options: KeyVaultPeerOptions = {}): Prom
   const tenantId = randomUUID();
   const clientId = randomUUID();
   const clientSecret = randomBytes(24).toString('base64url');
+  recordTestSecret(clientSecret, 'Key Vault peer client secret');
   const federatedToken = `eyJ.${randomBytes(24).toString('base64url')}.sig`;
   const tokens = new Map<string, string>(); // access token -> audience
   const requests: { method: string; path: string; at: number }[] = [];

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KeyBackend } from '../../../src/backends/backend.ts';
 import { RetryableError, TargetMismatchError } from '../../../src/backends/errors.ts';
-import { guarded } from '../../../src/backends/guarded.ts';
+import { guarded, openWithin } from '../../../src/backends/guarded.ts';
 
 /** A backend whose calls never answer until aborted, recording the signals they were given. */
 function hangingBackend(signals: AbortSignal[]): KeyBackend {
@@ -68,5 +68,24 @@ describe('guarded backends', () => {
     await assert.rejects(backend.destroy(elsewhere, { delaySeconds: 0 }), TargetMismatchError);
     await assert.rejects(backend.setUsages(elsewhere, []), TargetMismatchError);
     assert.equal(signals.length, 0, 'the backend was never called');
+  });
+
+  it('gives up opening a backend after the deadline, and closes the one that opens late', async () => {
+    let closed = 0;
+    let opened: (backend: KeyBackend) => void = () => undefined;
+    const late = new Promise<KeyBackend>((resolve) => (opened = resolve));
+    await assert.rejects(
+      openWithin(() => late, 'the test backend', 50),
+      (error: unknown) => {
+        assert.ok(error instanceof RetryableError);
+        assert.match(error.message, /connecting to the test backend did not finish within 0\.05s/);
+        return true;
+      },
+    );
+    opened({ ...hangingBackend([]), close: () => Promise.resolve(void (closed += 1)) });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(closed, 1, 'nobody holds the late backend: it is closed');
+    const onTime = hangingBackend([]);
+    assert.equal(await openWithin(() => Promise.resolve(onTime), 'the test backend', 50), onTime);
   });
 });

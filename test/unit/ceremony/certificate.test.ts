@@ -74,6 +74,28 @@ describe('the root certificate', () => {
       ['C', 'O', 'CN'],
     );
   });
+
+  it('refuses a subject that displays as another or is not plain text, and counts characters, not UTF-16 units', () => {
+    for (const [odd, code] of [
+      ['\u202e', '202E'], // right-to-left override: "Example ACgnalF" shows as "Example FlangCA"
+      ['\u200f', '200F'],
+      ['\u0000', '0000'],
+      ['\u200d', '200D'],
+      ['\ud800', 'D800'],
+      ['\ufffd', 'FFFD'],
+      ['\u0007', '0007'],
+    ]) {
+      assert.throws(
+        () => parseSubject(`CN=Example ${odd}Root,O=Example,C=DE`),
+        (e: unknown) => e instanceof SubjectError && e.message.includes(`U+${code}`),
+        code,
+      );
+    }
+    // Combining marks and emoji are text: accepted, and 64 of them fit in a CN even though each takes two units.
+    assert.equal(parseSubject('CN=Ca\u0301fe\u0301 Root,O=Example,C=DE')[2]?.value, 'Ca\u0301fe\u0301 Root');
+    assert.equal(parseSubject(`CN=${'\u{1f511}'.repeat(64)},O=Example,C=DE`)[2]?.value.length, 128);
+    assert.throws(() => parseSubject(`CN=${'\u{1f511}'.repeat(65)},O=Example,C=DE`), /1 to 64 characters/);
+  });
 });
 
 /**

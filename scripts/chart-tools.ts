@@ -1,5 +1,5 @@
 // The chart test's tools, built once from the Go module proxy into a cache outside the repository (as the control
-// plane is, scripts/testenv/build.ts): helm, and promtool for the PrometheusRule.
+// plane is, scripts/testenv/build.ts): helm, promtool for the PrometheusRule, kubeconform, and gopher-lua.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
@@ -24,6 +24,13 @@ export const PROMTOOL: GoTool = {
   version: 'v0.316.0',
   // Without the service discovery plugins (cloud SDKs) promtool does not need for `check rules`: a much smaller build.
   tags: ['remove_all_sd'],
+};
+
+/** kubeconform, which validates the rendered chart against JSON schemas made from the control plane's OpenAPI. */
+export const KUBECONFORM: GoTool = {
+  name: 'kubeconform',
+  package: 'github.com/yannh/kubeconform/cmd/kubeconform',
+  version: 'v0.8.0',
 };
 
 /** gopher-lua, the Lua that Argo CD runs health checks in (docs/argocd). */

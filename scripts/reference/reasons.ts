@@ -53,7 +53,7 @@ export function findReasons(repoRoot: string): Map<string, FoundReason> {
   const literalsOf = (type: ts.Type): string[] | undefined => {
     const members = type.isUnion() ? type.types : [type];
     if (!members.every((t) => t.isStringLiteral())) return undefined;
-    return members.map((t) => (t as ts.StringLiteralType).value);
+    return members.map((t) => t.value);
   };
 
   /** The string values an expression can have, or undefined when nothing narrower than `string` is known. */
@@ -124,21 +124,17 @@ export function findReasons(repoRoot: string): Map<string, FoundReason> {
     of: (returned: ts.Expression) => string[] | undefined = (e) => values(e, seen),
   ): string[] | undefined => {
     const declaration = checker.getResolvedSignature(call)?.getDeclaration();
-    if (!declaration || seen.has(declaration) || !('body' in declaration) || !declaration.body) return undefined;
+    if (!declaration || seen.has(declaration) || !('body' in declaration) || !declaration.body)
+      return undefined;
     seen.add(declaration);
-    const results: string[] = [];
-    let complete = true;
+    const returned: (string[] | undefined)[] = [];
     const visitReturns = (node: ts.Node): void => {
       if (ts.isFunctionLike(node) && node !== declaration) return;
-      if (ts.isReturnStatement(node) && node.expression) {
-        const v = of(node.expression);
-        if (v) results.push(...v);
-        else complete = false;
-      }
+      if (ts.isReturnStatement(node) && node.expression) returned.push(of(node.expression));
       ts.forEachChild(node, visitReturns);
     };
-    visitReturns(declaration.body as ts.Node);
-    return complete && results.length > 0 ? results : undefined;
+    visitReturns(declaration.body);
+    return returned.length > 0 && returned.every((v) => v !== undefined) ? returned.flat() : undefined;
   };
 
   /** `finding.reason`, `error.code`, a parameter: a reason set elsewhere (where it is collected), passed on. */
@@ -158,7 +154,8 @@ export function findReasons(repoRoot: string): Map<string, FoundReason> {
     if (!expected || !isStringLike(expected)) return;
     const v = values(expr, new Set());
     if (!v) {
-      if (!passesOn(expr)) problems.push(`${site(at)}: cannot tell which reasons \`${expr.getText()}\` can be`);
+      if (!passesOn(expr))
+        problems.push(`${site(at)}: cannot tell which reasons \`${expr.getText()}\` can be`);
       return;
     }
     for (const reason of v) {

@@ -30,7 +30,7 @@ import type { OperatorProcess } from '../fixtures/operator-process.ts';
 import { keyBackendManifest, managedKeyManifest, setUpSoftHsmBackend } from '../support/keyward.ts';
 import type { SoftHsmSetup } from '../support/keyward.ts';
 import { eventually } from '../support/eventually.ts';
-import { CHART_DIR, chartTools, findObject, helm, helmTemplate, setArgs } from './helm.ts';
+import { CHART_DIR, chartTools, everyOption, findObject, helm, helmTemplate, setArgs } from './helm.ts';
 import type { Tools } from './helm.ts';
 import { argoHealth } from './lua.ts';
 import { exportedFamilies, metricNames } from './promql.ts';
@@ -44,21 +44,7 @@ const BACKEND = `chart-${RUN}`;
 const FULLNAME = `${RELEASE}-keyward`;
 const MAIN = path.join(import.meta.dirname, '..', '..', 'src', 'main.ts');
 
-/** Every optional part on: what lint, template and promtool see. */
-const EVERYTHING = {
-  'serviceMonitor.enabled': true,
-  'prometheusRule.enabled': true,
-  'grafanaDashboard.enabled': true,
-  'podDisruptionBudget.enabled': true,
-  'networkPolicy.egress.enabled': true,
-  'workloadIdentity.aws.roleArn': 'arn:aws:iam::123456789012:role/keyward',
-  'workloadIdentity.gcp.serviceAccount': 'keyward@project.iam.gserviceaccount.com',
-  'workloadIdentity.azure.clientId': '00000000-0000-0000-0000-000000000000',
-  'pkcs11.library.source': 'initContainer',
-  'pkcs11.library.initContainer.image': 'registry.example/luna-client:10.7',
-  'pkcs11.config.configMap': 'luna-client',
-  'rbac.secretNamespaces[0]': KEY_NAMESPACE,
-};
+const EVERYTHING = everyOption(KEY_NAMESPACE);
 
 interface Container {
   args: string[];
@@ -241,8 +227,7 @@ describe('the Helm chart', { timeout: 600_000 }, () => {
     const kubeconfig = load(await readFile(adminKubeconfig, 'utf8')) as {
       users: { user: Record<string, unknown> }[];
     };
-    for (const { user } of kubeconfig.users)
-      user.as = subject;
+    for (const { user } of kubeconfig.users) user.as = subject;
     const impersonating = path.join(work, 'kubeconfig');
     await writeFile(impersonating, dump(kubeconfig), { mode: 0o600 });
 

@@ -4,7 +4,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadAll } from 'js-yaml';
 
-import { GLUA, HELM, KUBECONFORM, PROMTOOL, ensureGoTool } from '../../scripts/chart-tools.ts';
+import {
+  GLUA,
+  HELM,
+  KSTATUS,
+  KUBECONFORM,
+  PROMTOOL,
+  ensureGoTool,
+  ensureLocalGoTool,
+} from '../../scripts/chart-tools.ts';
 import { ensureBinaries } from '../../scripts/testenv/build.ts';
 import type { KubeObject } from '../../src/kube/object.ts';
 import { REPO_ROOT } from '../support/kube.ts';
@@ -18,6 +26,7 @@ export interface Tools {
   promtool: string;
   glua: string;
   kubeconform: string;
+  kstatus: string;
   /** The control plane's Kubernetes version: helm built with go install would otherwise assume v1.20. */
   kubeVersion: string;
 }
@@ -32,6 +41,7 @@ export async function chartTools(): Promise<Tools> {
     promtool: await ensureGoTool(PROMTOOL, log),
     glua: await ensureGoTool(GLUA, log),
     kubeconform: await ensureGoTool(KUBECONFORM, log),
+    kstatus: await ensureLocalGoTool(KSTATUS, log),
     kubeVersion: kubernetesVersion,
   };
 }

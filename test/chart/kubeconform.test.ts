@@ -4,23 +4,12 @@
 // chart.test.ts checks the PrometheusRule's rules with promtool instead.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { HttpMethod } from '@kubernetes/client-node';
+import { rm } from 'node:fs/promises';
 
-import { installCrds } from '../../scripts/cluster.ts';
-import { eventually } from '../support/eventually.ts';
 import { testCluster } from '../support/kube.ts';
 import { chartTools, everyOption, helmTemplate } from './helm.ts';
 import type { Tools } from './helm.ts';
-import { kubeconform, writeKubeconformSchemas } from './schemas.ts';
-
-/** No Prometheus Operator CRDs in the control plane, so no schemas: promtool checks the rules (chart.test.ts). */
-export const PROMETHEUS_OPERATOR_KINDS = [
-  'monitoring.coreos.com/v1/ServiceMonitor',
-  'monitoring.coreos.com/v1/PrometheusRule',
-];
+import { PROMETHEUS_OPERATOR_KINDS, controlPlaneSchemas, kubeconform } from './schemas.ts';
 
 describe('kubeconform against the control plane’s own schemas', { timeout: 300_000 }, () => {
   let tools: Tools;
@@ -30,15 +19,7 @@ describe('kubeconform against the control plane’s own schemas', { timeout: 300
   before(async () => {
     tools = await chartTools();
     const { client } = await testCluster();
-    await installCrds(client);
-    const getJson = (apiPath: string): Promise<unknown> => client.request(HttpMethod.GET, apiPath);
-    // A CRD is in /openapi/v3 a moment after it is established.
-    await eventually('the CRDs to be published in /openapi/v3', async () => {
-      const index = (await getJson('/openapi/v3')) as { paths: Record<string, unknown> };
-      return 'apis/keyward.io/v1alpha1' in index.paths;
-    });
-    schemas = await mkdtemp(path.join(tmpdir(), 'keyward-schemas-'));
-    kinds = await writeKubeconformSchemas(getJson, schemas);
+    ({ dir: schemas, kinds } = await controlPlaneSchemas(client));
   });
 
   after(async () => {

@@ -10,8 +10,20 @@
 //   schemas, which upstream's openapi2jsonschema makes the same way);
 // - `nullable: true` (OpenAPI) becomes a "null" type (JSON Schema).
 import { execFile } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { HttpMethod } from '@kubernetes/client-node';
+
+import { installCrds } from '../../scripts/cluster.ts';
+import type { KubeClient } from '../../src/kube/client.ts';
+import { eventually } from '../support/eventually.ts';
+
+/** No Prometheus Operator CRDs in the control plane, so no schemas: promtool checks the rules (chart.test.ts). */
+export const PROMETHEUS_OPERATOR_KINDS = [
+  'monitoring.coreos.com/v1/ServiceMonitor',
+  'monitoring.coreos.com/v1/PrometheusRule',
+];
 
 export const SCHEMA_LOCATION_TEMPLATE = '{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json';
 
@@ -23,6 +35,19 @@ interface GroupVersionKind {
 }
 
 const REF_PREFIX = '#/components/schemas/';
+
+/** Installs the CRDs and writes the schemas of every kind the control plane serves into a new temporary directory. */
+export async function controlPlaneSchemas(client: KubeClient): Promise<{ dir: string; kinds: Set<string> }> {
+  await installCrds(client);
+  const getJson = (apiPath: string): Promise<unknown> => client.request(HttpMethod.GET, apiPath);
+  // A CRD is in /openapi/v3 a moment after it is established.
+  await eventually('the CRDs to be published in /openapi/v3', async () => {
+    const index = (await getJson('/openapi/v3')) as { paths: Record<string, unknown> };
+    return 'apis/keyward.io/v1alpha1' in index.paths;
+  });
+  const dir = await mkdtemp(path.join(tmpdir(), 'keyward-schemas-'));
+  return { dir, kinds: await writeKubeconformSchemas(getJson, dir) };
+}
 
 /** Writes a schema per kind into `dir`; returns the kinds written, as "group/version/Kind" ("" for core). */
 export async function writeKubeconformSchemas(

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { loadAll } from 'js-yaml';
+import { load, loadAll } from 'js-yaml';
 
 import { ensureControlPlane } from '../../scripts/testenv/controlplane.ts';
 import type { KubeObject } from '../../src/kube/object.ts';
@@ -85,15 +85,15 @@ describe('examples/gitops', { timeout: 300_000 }, () => {
     const key = objects.find(
       (o) => o.kind === 'ManagedKey' && o.metadata.name === 'payments-signing',
     ) as ManagedKey;
-    const base = (
-      loadAll(await readFile(path.join(GITOPS, 'base', 'payments-signing.yaml'), 'utf8')) as ManagedKey[]
-    )[0];
+    const base = load(
+      await readFile(path.join(GITOPS, 'base', 'payments-signing.yaml'), 'utf8'),
+    ) as ManagedKey;
     assert.equal(key.spec.rotation?.trigger, '2026-11');
-    assert.equal(key.spec.rotation?.period, base?.spec.rotation?.period);
+    assert.equal(key.spec.rotation?.period, base.spec.rotation?.period);
     const readme = await readFile(path.join(GITOPS, 'README.md'), 'utf8');
     assert.match(
       readme,
-      /^-    trigger: '2026-11'$/m,
+      /^- {4}trigger: '2026-11'$/m,
       'the README shows the commit that changes this trigger',
     );
   });

@@ -23,7 +23,7 @@ const GITOPS = path.join(REPO_ROOT, 'examples', 'gitops');
 const CLUSTERS = ['staging', 'production'];
 
 interface ManagedKey extends KubeObject {
-  spec: { rotation?: { trigger?: string; period?: string } };
+  spec: { rotation: { trigger?: string; period: string } };
 }
 
 describe('examples/gitops', { timeout: 300_000 }, () => {
@@ -88,8 +88,8 @@ describe('examples/gitops', { timeout: 300_000 }, () => {
     const base = load(
       await readFile(path.join(GITOPS, 'base', 'payments-signing.yaml'), 'utf8'),
     ) as ManagedKey;
-    assert.equal(key.spec.rotation?.trigger, '2026-11');
-    assert.equal(key.spec.rotation?.period, base.spec.rotation?.period);
+    assert.equal(key.spec.rotation.trigger, '2026-11');
+    assert.equal(key.spec.rotation.period, base.spec.rotation.period);
     const readme = await readFile(path.join(GITOPS, 'README.md'), 'utf8');
     assert.match(
       readme,

@@ -82,6 +82,7 @@ export async function helmTemplate(
   release: string,
   namespace: string,
   values: Readonly<Record<string, string | number | boolean>> = {},
+  extraArgs: readonly string[] = [],
 ): Promise<{ yaml: string; objects: KubeObject[] }> {
   const yaml = await helm(tools, [
     'template',
@@ -90,6 +91,7 @@ export async function helmTemplate(
     '--namespace',
     namespace,
     ...setArgs(values),
+    ...extraArgs,
   ]);
   const objects = (loadAll(yaml) as (KubeObject | null)[]).filter((o): o is KubeObject => o !== null);
   return { yaml, objects };

@@ -4,10 +4,12 @@
 // chart.test.ts checks the PrometheusRule's rules with promtool instead.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { dump, load } from 'js-yaml';
 
-import { testCluster } from '../support/kube.ts';
-import { chartTools, everyOption, helmTemplate } from './helm.ts';
+import { REPO_ROOT, testCluster } from '../support/kube.ts';
+import { CHART_DIR, chartTools, everyOption, helmTemplate } from './helm.ts';
 import type { Tools } from './helm.ts';
 import { PROMETHEUS_OPERATOR_KINDS, controlPlaneSchemas, kubeconform } from './schemas.ts';
 
@@ -93,5 +95,29 @@ describe('kubeconform against the control plane’s own schemas', { timeout: 300
     }
     const [good] = await kubeconform(tools.kubeconform, schemas, deployment('  replicas: 2'));
     assert.equal(good?.status, 'statusValid', good?.msg);
+  });
+
+  it('validates the chart with each values block of docs/install.md', async () => {
+    const values = load(await readFile(path.join(CHART_DIR, 'values.yaml'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
+    const docs = await readFile(path.join(REPO_ROOT, 'docs', 'install.md'), 'utf8');
+    // A block of chart values: every top-level key is one of values.yaml's (the argocd-cm block is not).
+    const blocks = [...docs.matchAll(/```yaml\n([\s\S]*?)```/g)]
+      .map((m) => load(m[1] ?? '') as Record<string, unknown>)
+      .filter((block) => Object.keys(block).every((key) => key in values));
+    assert.ok(blocks.length >= 2, 'the kind and the Luna examples');
+    for (const block of blocks) {
+      const file = path.join(schemas, 'values.yaml');
+      await writeFile(file, dump(block));
+      const { yaml } = await helmTemplate(tools, 'kw', 'keyward-system', {}, ['-f', file]);
+      const results = await kubeconform(tools.kubeconform, schemas, yaml, PROMETHEUS_OPERATOR_KINDS);
+      assert.deepEqual(
+        results.filter((r) => r.status !== 'statusValid' && r.status !== 'statusSkipped'),
+        [],
+        dump(block),
+      );
+    }
   });
 });

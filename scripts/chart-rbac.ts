@@ -38,8 +38,8 @@ class RecordingManager extends Manager {
   }
 }
 
-/** What the operator's controllers need, as the manager sees it when main.ts adds them. */
-export function controllerNeeds(): Need[] {
+/** The operator's controllers added to a manager that is never started (no request is made), as main.ts adds them. */
+export function wiredManager(): RecordingManager {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
     clusters: [{ name: 'none', server: 'https://127.0.0.1:1' }],
@@ -55,7 +55,12 @@ export function controllerNeeds(): Need[] {
     metrics: new OperatorMetrics({ processMetrics: false }),
   });
   for (const factory of controllerFactories) factory(manager, parsed.config);
-  return [...manager.needs, { ...eventAccess, by: 'event recorder' }];
+  return manager;
+}
+
+/** What the operator's controllers need, as the manager sees it. */
+export function controllerNeeds(): Need[] {
+  return [...wiredManager().needs, { ...eventAccess, by: 'event recorder' }];
 }
 
 const VERB_ORDER: readonly Verb[] = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];

@@ -78,8 +78,24 @@ export function objectSchema(resource: AnyResource) {
       }),
       metadata: Type.Object({}, { description: 'Standard object metadata.' }),
       spec: resource.spec,
-      ...(resource.status ? { status: Type.Optional(resource.status) } : {}),
+      ...(resource.status ? { status: Type.Optional(unobservedByDefault(resource.status)) } : {}),
     },
     { description: resource.description, ...celRules(...(resource.rules ?? [])) },
   );
+}
+
+/**
+ * The status schema with `default: {}` and `observedGeneration` defaulting to 0, so the API server shows an object
+ * the operator has not reconciled yet as `status: {observedGeneration: 0}`, not as an object without status. kstatus
+ * (Flux's health checks) calls an object without status Current: a ManagedKey just applied would pass Flux's `wait`
+ * before the operator has even seen it. With generation 1 and observedGeneration 0 it is InProgress until reconciled.
+ */
+function unobservedByDefault<S extends TObject>(status: S): S {
+  const observed = status.properties.observedGeneration;
+  if (!observed) throw new Error('a status schema needs observedGeneration');
+  return {
+    ...status,
+    default: {},
+    properties: { ...status.properties, observedGeneration: { ...observed, default: 0 } },
+  };
 }

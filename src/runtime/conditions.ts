@@ -64,3 +64,24 @@ function sameCondition(a: Condition, b: Condition): boolean {
     a.lastTransitionTime === b.lastTransitionTime
   );
 }
+
+/**
+ * kstatus's `Stalled` condition (sigs.k8s.io/cli-utils, what Flux's health checks and `kubectl wait`-style tools
+ * read): True, with Ready's reason and message, while the object has failed in a way that retrying will not fix;
+ * absent otherwise. Without it kstatus can only call a Ready=False object InProgress, and Flux waits for its
+ * timeout instead of failing at once.
+ */
+export function withStalled(
+  conditions: readonly Condition[] | undefined,
+  stalled: boolean,
+  nowMs: number,
+): Condition[] {
+  const ready = findCondition(conditions, 'Ready');
+  if (!stalled || !ready) return removeCondition(conditions, 'Stalled');
+  const { reason, message, observedGeneration } = ready;
+  return setCondition(
+    conditions,
+    { type: 'Stalled', status: 'True', reason, message, observedGeneration },
+    nowMs,
+  );
+}

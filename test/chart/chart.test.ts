@@ -6,7 +6,8 @@
 //   connect to a SoftHSM2 token with the PIN from a Secret, generate a ManagedKey, publish its public keys and record
 //   events, so a verb missing from the chart's RBAC fails here;
 // - promtool checks the PrometheusRule, and every metric the alerts and the dashboard read is one the running
-//   operator exports.
+//   operator exports;
+// - the Argo CD health checks (gopher-lua) and kstatus (what Flux's health checks compute) read the real objects.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -16,11 +17,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { dump, load } from 'js-yaml';
+import { dump, load, loadAll } from 'js-yaml';
 
 import { ensureControlPlane } from '../../scripts/testenv/controlplane.ts';
 import type { ManagedKeyObject } from '../../src/api/v1alpha1/index.ts';
 import { keyBackendType } from '../../src/controllers/keybackend/controller.ts';
+import { keyCeremonyType } from '../../src/controllers/keyceremony/context.ts';
 import { managedKeyType } from '../../src/controllers/managedkey/controller.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
 import type { KubeObject } from '../../src/kube/object.ts';
@@ -30,8 +32,9 @@ import type { OperatorProcess } from '../fixtures/operator-process.ts';
 import { keyBackendManifest, managedKeyManifest, setUpSoftHsmBackend } from '../support/keyward.ts';
 import type { SoftHsmSetup } from '../support/keyward.ts';
 import { eventually } from '../support/eventually.ts';
-import { CHART_DIR, chartTools, findObject, helm, helmTemplate, setArgs } from './helm.ts';
+import { CHART_DIR, chartTools, everyOption, findObject, helm, helmTemplate, setArgs } from './helm.ts';
 import type { Tools } from './helm.ts';
+import { kstatus } from './kstatus.ts';
 import { argoHealth } from './lua.ts';
 import { exportedFamilies, metricNames } from './promql.ts';
 
@@ -44,21 +47,7 @@ const BACKEND = `chart-${RUN}`;
 const FULLNAME = `${RELEASE}-keyward`;
 const MAIN = path.join(import.meta.dirname, '..', '..', 'src', 'main.ts');
 
-/** Every optional part on: what lint, template and promtool see. */
-const EVERYTHING = {
-  'serviceMonitor.enabled': true,
-  'prometheusRule.enabled': true,
-  'grafanaDashboard.enabled': true,
-  'podDisruptionBudget.enabled': true,
-  'networkPolicy.egress.enabled': true,
-  'workloadIdentity.aws.roleArn': 'arn:aws:iam::123456789012:role/keyward',
-  'workloadIdentity.gcp.serviceAccount': 'keyward@project.iam.gserviceaccount.com',
-  'workloadIdentity.azure.clientId': '00000000-0000-0000-0000-000000000000',
-  'pkcs11.library.source': 'initContainer',
-  'pkcs11.library.initContainer.image': 'registry.example/luna-client:10.7',
-  'pkcs11.config.configMap': 'luna-client',
-  'rbac.secretNamespaces[0]': KEY_NAMESPACE,
-};
+const EVERYTHING = everyOption(KEY_NAMESPACE);
 
 interface Container {
   args: string[];
@@ -232,7 +221,8 @@ describe('the Helm chart', { timeout: 600_000 }, () => {
     await eventually('the chart RBAC to be in effect', async () => {
       const answers = await Promise.all(
         [
-          ['update', 'leases.coordination.k8s.io', '-n', RELEASE_NAMESPACE],
+          // create: update is granted on the operator's own Lease name only, so `can-i update` without it says no.
+          ['create', 'leases.coordination.k8s.io', '-n', RELEASE_NAMESPACE],
           ['watch', 'managedkeys.keyward.io', '--all-namespaces'],
         ].map((args) => kubectlRun(['auth', 'can-i', ...args, `--as=${subject}`]).catch(() => 'no')),
       );
@@ -280,7 +270,8 @@ describe('the Helm chart', { timeout: 600_000 }, () => {
       namespace: KEY_NAMESPACE,
     });
     assert.ok(events.items.length > 0, 'the operator recorded events');
-    const forbidden = operator.logs.filter((l) => /forbidden|403/i.test(JSON.stringify(l)));
+    // \b: a port such as 38403 in a log line is not a refusal.
+    const forbidden = operator.logs.filter((l) => /forbidden|\b403\b/i.test(JSON.stringify(l)));
     assert.deepEqual(forbidden, [], 'no request of the operator was refused');
   });
 
@@ -377,5 +368,66 @@ describe('the Helm chart', { timeout: 600_000 }, () => {
       };
       assert.equal((await argoHealth(tools.glua, 'keyceremony', ceremony)).status, status, phase);
     }
+  });
+
+  it('has the status Flux computes (kstatus) follow Ready, observedGeneration and Stalled', async () => {
+    assert.ok(operator, 'the operator runs');
+    const ready = await client.get<ManagedKeyObject>(managedKeyType, 'signing', KEY_NAMESPACE);
+    const backend = await client.get(keyBackendType, BACKEND);
+    // What the API server returns right after `kubectl apply`, before the operator has seen the object.
+    const created = await client.create(
+      managedKeyType,
+      managedKeyManifest('fresh', KEY_NAMESPACE, { backendRef: { name: BACKEND } }),
+    );
+    // A spec edited since the last reconcile: the generation is ahead of status.observedGeneration.
+    const edited = {
+      ...ready,
+      metadata: { ...ready.metadata, generation: (ready.metadata.generation ?? 1) + 1 },
+    };
+    // A key that can never be made on this backend (FIPS level 1): phase Failed.
+    await client.create(
+      managedKeyType,
+      managedKeyManifest('too-weak', KEY_NAMESPACE, {
+        backendRef: { name: BACKEND },
+        protection: { minFipsLevel: 3 },
+      } as Partial<ManagedKeyObject['spec']> & Pick<ManagedKeyObject['spec'], 'backendRef'>),
+    );
+    const failed = await eventually('the key the backend is too weak for to fail', async () => {
+      const k = await client.get<ManagedKeyObject>(managedKeyType, 'too-weak', KEY_NAMESPACE);
+      return k.status?.phase === 'Failed' ? k : undefined;
+    });
+    // A ceremony that fails: its KeyBackend does not exist.
+    const [example] = (
+      loadAll(
+        await readFile(
+          path.join(import.meta.dirname, '..', '..', 'examples', 'keyceremony-root-ca.yaml'),
+          'utf8',
+        ),
+      ) as (KubeObject & { spec?: Record<string, unknown> })[]
+    ).filter((o) => o.kind === 'KeyCeremony');
+    assert.ok(example?.spec);
+    const ceremony = {
+      ...example,
+      metadata: { name: 'no-backend', namespace: KEY_NAMESPACE },
+      spec: { ...example.spec, backendRef: { name: `${BACKEND}-absent` } },
+    };
+    await client.create(keyCeremonyType, ceremony);
+    const failedCeremony = await eventually('the ceremony without a KeyBackend to fail', async () => {
+      const c = await client.get<KubeObject & { status?: { phase?: string } }>(
+        keyCeremonyType,
+        'no-backend',
+        KEY_NAMESPACE,
+      );
+      return c.status?.phase === 'Failed' ? c : undefined;
+    });
+
+    const results = await kstatus(tools.kstatus, [ready, backend, created, edited, failed, failedCeremony]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['Current', 'Current', 'InProgress', 'InProgress', 'Failed', 'Failed'],
+      JSON.stringify(results),
+    );
+    assert.match(results[4]?.message ?? '', /FIPS 140 level 3/);
+    for (const name of ['fresh', 'too-weak']) await client.delete(managedKeyType, name, KEY_NAMESPACE);
   });
 });

@@ -4,7 +4,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadAll } from 'js-yaml';
 
-import { GLUA, HELM, PROMTOOL, ensureGoTool } from '../../scripts/chart-tools.ts';
+import {
+  GLUA,
+  HELM,
+  KSTATUS,
+  KUBECONFORM,
+  PROMTOOL,
+  ensureGoTool,
+  ensureLocalGoTool,
+} from '../../scripts/chart-tools.ts';
 import { ensureBinaries } from '../../scripts/testenv/build.ts';
 import type { KubeObject } from '../../src/kube/object.ts';
 import { REPO_ROOT } from '../support/kube.ts';
@@ -17,6 +25,8 @@ export interface Tools {
   helm: string;
   promtool: string;
   glua: string;
+  kubeconform: string;
+  kstatus: string;
   /** The control plane's Kubernetes version: helm built with go install would otherwise assume v1.20. */
   kubeVersion: string;
 }
@@ -30,7 +40,27 @@ export async function chartTools(): Promise<Tools> {
     helm: await ensureGoTool(HELM, log),
     promtool: await ensureGoTool(PROMTOOL, log),
     glua: await ensureGoTool(GLUA, log),
+    kubeconform: await ensureGoTool(KUBECONFORM, log),
+    kstatus: await ensureLocalGoTool(KSTATUS, log),
     kubeVersion: kubernetesVersion,
+  };
+}
+
+/** Every optional part of the chart on: what lint, template, kubeconform and promtool see. */
+export function everyOption(secretNamespace: string): Record<string, string | boolean> {
+  return {
+    'serviceMonitor.enabled': true,
+    'prometheusRule.enabled': true,
+    'grafanaDashboard.enabled': true,
+    'podDisruptionBudget.enabled': true,
+    'networkPolicy.egress.enabled': true,
+    'workloadIdentity.aws.roleArn': 'arn:aws:iam::123456789012:role/keyward',
+    'workloadIdentity.gcp.serviceAccount': 'keyward@project.iam.gserviceaccount.com',
+    'workloadIdentity.azure.clientId': '00000000-0000-0000-0000-000000000000',
+    'pkcs11.library.source': 'initContainer',
+    'pkcs11.library.initContainer.image': 'registry.example/luna-client:10.7',
+    'pkcs11.config.configMap': 'luna-client',
+    'rbac.secretNamespaces[0]': secretNamespace,
   };
 }
 
@@ -52,6 +82,7 @@ export async function helmTemplate(
   release: string,
   namespace: string,
   values: Readonly<Record<string, string | number | boolean>> = {},
+  extraArgs: readonly string[] = [],
 ): Promise<{ yaml: string; objects: KubeObject[] }> {
   const yaml = await helm(tools, [
     'template',
@@ -60,6 +91,7 @@ export async function helmTemplate(
     '--namespace',
     namespace,
     ...setArgs(values),
+    ...extraArgs,
   ]);
   const objects = (loadAll(yaml) as (KubeObject | null)[]).filter((o): o is KubeObject => o !== null);
   return { yaml, objects };

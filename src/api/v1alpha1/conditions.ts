@@ -12,6 +12,8 @@ export const ConditionType = {
   VersionsIntact: 'VersionsIntact',
   /** False while the spec asks for something this version of Keyward does not do yet. */
   SpecInEffect: 'SpecInEffect',
+  /** kstatus's: True while the object failed for good (a Failed ManagedKey, a Failed or Expired KeyCeremony). */
+  Stalled: 'Stalled',
 } as const;
 export type ConditionType = (typeof ConditionType)[keyof typeof ConditionType];
 

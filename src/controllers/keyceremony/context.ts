@@ -4,7 +4,7 @@ import { KeyCeremony } from '../../api/v1alpha1/keyceremony.ts';
 import type { KeyCeremonyObject, KeyCeremonyStatus } from '../../api/v1alpha1/keyceremony.ts';
 import { KeyCeremonyApproval } from '../../api/v1alpha1/keyceremonyapproval.ts';
 import { resourceTypeOf } from '../../kube/resource.ts';
-import { setCondition } from '../../runtime/conditions.ts';
+import { setCondition, withStalled } from '../../runtime/conditions.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { updateStatus } from '../../runtime/status.ts';
 import { withStep } from './steps.ts';
@@ -52,6 +52,12 @@ export class CeremonyRun {
         headHash: this.transcript.head,
       };
     }
+    const { phase } = this.status;
+    this.status.conditions = withStalled(
+      this.status.conditions,
+      phase === 'Failed' || phase === 'Expired',
+      this.now,
+    );
     const updated = await updateStatus(this.context.client, keyCeremonyType, this.#object, this.status);
     if (updated) this.#object = updated;
   }

@@ -13,7 +13,7 @@ import { isBackendError } from '../../backends/errors.ts';
 import { matchesLabelSelector } from '../../kube/label-selector.ts';
 import type { KubeObject } from '../../kube/object.ts';
 import { builtinResources } from '../../kube/resource.ts';
-import { setCondition } from '../../runtime/conditions.ts';
+import { setCondition, withStalled } from '../../runtime/conditions.ts';
 import type { ControllerDefinition, ReconcileContext, ReconcileResult } from '../../runtime/controller.ts';
 import { addFinalizer, finalizerAccess, isBeingDeleted } from '../../runtime/finalizers.ts';
 import type { Informer } from '../../runtime/informer.ts';
@@ -129,6 +129,7 @@ class StatusWriter {
     return this.#object;
   }
   async write(context: ReconcileContext, status: ManagedKeyStatus): Promise<void> {
+    status.conditions = withStalled(status.conditions, status.phase === 'Failed', context.clock.now());
     const updated = await updateStatus(context.client, managedKeyType, this.#object, status);
     if (updated) this.#object = updated;
   }

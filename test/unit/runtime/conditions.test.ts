@@ -6,6 +6,7 @@ import {
   isConditionTrue,
   removeCondition,
   setCondition,
+  withStalled,
 } from '../../../src/runtime/conditions.ts';
 import type { Condition } from '../../../src/runtime/conditions.ts';
 
@@ -86,4 +87,33 @@ describe('setCondition (metav1.Condition semantics)', () => {
     );
     assert.equal(isConditionTrue(undefined, 'A'), false);
   });
+});
+
+it('withStalled copies Ready onto Stalled while stalled, and removes it after', () => {
+  const ready = setCondition(
+    undefined,
+    {
+      type: 'Ready',
+      status: 'False',
+      reason: 'InsufficientProtection',
+      message: 'level 3 needed',
+      observedGeneration: 2,
+    },
+    0,
+  );
+  const stalled = withStalled(ready, true, 1000);
+  assert.deepEqual(findCondition(stalled, 'Stalled'), {
+    type: 'Stalled',
+    status: 'True',
+    reason: 'InsufficientProtection',
+    message: 'level 3 needed',
+    observedGeneration: 2,
+    lastTransitionTime: '1970-01-01T00:00:01Z',
+  });
+  assert.equal(findCondition(withStalled(stalled, false, 2000), 'Stalled'), undefined);
+  assert.equal(
+    findCondition(withStalled(undefined, true, 0), 'Stalled'),
+    undefined,
+    'no Ready, nothing to copy',
+  );
 });

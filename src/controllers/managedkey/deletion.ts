@@ -22,6 +22,7 @@ import { removeFinalizer } from '../../runtime/finalizers.ts';
 import { updateStatus } from '../../runtime/status.ts';
 import type { BackendConnections } from '../keybackend/connections.ts';
 import { KEY_FINALIZER, managedKeyType } from './names.ts';
+import { retireBackups } from './recovery.ts';
 import { keyIdentity, newestVersion } from './versions.ts';
 
 /** How often a deletion blocked by an unavailable backend looks again (a KeyBackend change also wakes it). */
@@ -129,6 +130,7 @@ export async function finalizeKey(
     status.phase = 'Destroyed';
     status.versions = (status.versions ?? []).map((v): KeyVersion => ({ ...v, state: 'Destroyed' }));
     const updated = (await updateStatus(context.client, managedKeyType, key, status)) ?? key;
+    await retireBackups(context.client, key, status.versions, now);
     context.recorder.record(key, {
       type: 'Normal',
       reason: 'KeyDestroyed',

@@ -165,6 +165,11 @@ export const KeyCeremonySpec = Type.Object(
               minimum: 1,
             }),
           ),
+          restoreAs: Type.Optional(
+            ObjectName(
+              "KeyRecovery into another KeyBackend than the key's: the ManagedKey the ceremony makes there (same namespace, the original's spec but backendRef and recovery), re-attached to the restored version. Absent: the version is restored for the original ManagedKey, into its own KeyBackend.",
+            ),
+          ),
           csr: Type.Optional(
             Type.String({
               description: 'PEM certificate signing request to sign (KeyActivation).',

@@ -193,7 +193,7 @@ async function createRecoveryMap(
         annotations: { [KEY_UID_ANNOTATION]: identityRoot(key), [VERSION_ANNOTATION]: String(version) },
       },
       data,
-    } as ConfigMap);
+    });
   } catch (error) {
     if (!isAlreadyExists(error)) throw error;
     return client.get<ConfigMap>(builtinResources.configMaps, name, namespace);

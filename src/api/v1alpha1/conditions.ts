@@ -33,5 +33,7 @@ export const KeyReason = {
   BackedUp: 'BackedUp',
   /** A version has no recovery backup (its wrapped copy was never stored). */
   BackupMissing: 'BackupMissing',
+  /** deletionPolicy Destroy with destroyRequiresCeremony: waiting for a KeyDestruction ceremony. */
+  AwaitingDestructionCeremony: 'AwaitingDestructionCeremony',
   BackendNotReady: 'BackendNotReady',
 } as const;

@@ -203,6 +203,11 @@ const specRules: CelRule[] = [
       'recovery is only for encryption and wrapping keys: a key with recovery needs the encrypt or wrap usage and must not sign',
   },
   {
+    rule: '!has(self.destroyRequiresCeremony) || !self.destroyRequiresCeremony || !has(self.rotation) || !has(self.rotation.destroyArchivedAfter)',
+    message:
+      'destroyRequiresCeremony and rotation.destroyArchivedAfter do not go together: archived versions would be destroyed without a ceremony',
+  },
+  {
     rule: "!has(self.recovery) || self.algorithm == 'AES_256'",
     message: 'recovery is for AES_256 keys: only a secret key is wrapped for recovery',
   },
@@ -237,12 +242,24 @@ export const ManagedKeySpec = Type.Object(
       minMessage: 'destroyAfter must be at least 24h',
       default: '720h',
     }),
+    destroyRequiresCeremony: Type.Optional(
+      Type.Boolean({
+        description:
+          'Destroying the key needs a KeyDestruction ceremony (M-of-N custodian approvals): deletionPolicy Destroy disables every version and then waits for one, instead of destroying after destroyAfter. Cannot be turned off once on.',
+        default: false,
+      }),
+    ),
   },
   docOptions({
     description: 'Desired state of the ManagedKey.',
     rules: [
       ...specRules,
       { rule: 'self.backendRef == oldSelf.backendRef', message: 'backendRef is immutable once set' },
+      {
+        rule: '!has(oldSelf.destroyRequiresCeremony) || !oldSelf.destroyRequiresCeremony || (has(self.destroyRequiresCeremony) && self.destroyRequiresCeremony)',
+        message:
+          'destroyRequiresCeremony cannot be turned off once on: that would let one person destroy what a quorum guards',
+      },
       {
         rule: 'has(self.recovery) == has(oldSelf.recovery)',
         message:

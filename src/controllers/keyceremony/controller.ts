@@ -18,7 +18,13 @@ import { parseDuration } from '../../runtime/duration.ts';
 import { statusAccess } from '../../runtime/status.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { ConfigMap } from '../managedkey/distribution.ts';
-import { destructionAccess, runDestruction } from './destruction.ts';
+import {
+  destructionAccess,
+  resolveOnlineTarget,
+  runDestruction,
+  runOnlineDestruction,
+} from './destruction.ts';
+import { recoveryAccess } from '../managedkey/recovery.ts';
 import { keyRecoveryAccess, resolveRecoveryTarget, runRecovery } from './recovery.ts';
 import type { BackendConnections } from '../keybackend/connections.ts';
 import {
@@ -69,6 +75,7 @@ export function keyCeremonyController(deps: KeyCeremonyDeps): ControllerDefiniti
       ...activationAccess,
       destructionAccess,
       keyRecoveryAccess,
+      recoveryAccess,
     ],
     watches: [
       {
@@ -113,15 +120,24 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
 
   // An activation and a destruction both open the offline token with a quorum of shares; a recovery rebuilds a
   // version's key-encryption key from them.
+  // A destruction of an online key (its KeyBackend holds the PIN) needs the approvals alone.
   const recovering = ceremony.spec.type === 'KeyRecovery';
+  const online =
+    ceremony.spec.type === 'KeyDestruction' &&
+    keyBackend !== undefined &&
+    keyBackend.spec.pkcs11?.activation !== 'Ceremony';
   const withShares =
-    ceremony.spec.type === 'KeyActivation' || ceremony.spec.type === 'KeyDestruction' || recovering;
+    ceremony.spec.type === 'KeyActivation' ||
+    (ceremony.spec.type === 'KeyDestruction' && !online) ||
+    recovering;
   if (status.challenge === undefined) {
     const problem = recovering
       ? await findingOf(() => resolveRecoveryTarget(run, deps))
-      : withShares
-        ? await targetProblem(run, deps.keyBackends)
-        : specProblem(ceremony, keyBackend);
+      : online
+        ? await findingOf(() => resolveOnlineTarget(run, deps.connections))
+        : withShares
+          ? await targetProblem(run, deps.keyBackends)
+          : specProblem(ceremony, keyBackend);
     if (problem) {
       await fail(run, problem, deps);
       return {};
@@ -191,6 +207,11 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
       } finally {
         secret.fill(0);
       }
+    } else if (online) {
+      const target = await resolveOnlineTarget(run, deps.connections);
+      status.phase = 'Running';
+      await run.save();
+      await runOnlineDestruction(run, target);
     } else {
       status.phase = 'Running';
       await run.save();

@@ -76,6 +76,8 @@ export function managedKeyController(deps: ManagedKeyControllerDeps): Controller
     ],
     reconcile: async (key, context) => {
       if (isBeingDeleted(key)) return finalizeKey(key, context, deps.connections);
+      // Destroyed by a KeyDestruction ceremony: a record only; nothing is generated, rotated or used again.
+      if (key.status?.phase === 'Destroyed') return {};
       const current = (await addFinalizer(context.client, managedKeyType, key, KEY_FINALIZER)) ?? key;
       return reconcileKey(current, context, deps, verified);
     },

@@ -3,7 +3,7 @@
 // - Disable: every version loses all its usages (CKA_SIGN, CKA_DECRYPT, ... cleared), then the object goes.
 // - Destroy: every version is disabled at once and the key shows PendingDestruction with the time of destruction;
 //   after destroyAfter, every version is destroyed (or scheduled, where the backend holds it longer), then the
-//   object goes.
+//   object goes. With destroyRequiresCeremony, it waits instead for a KeyDestruction ceremony to destroy it.
 // Every policy but Retain also looks at the version after the newest recorded one (version 1 for a key deleted
 // during its first generation), which a crash may have left in flight. The finalizer is removed only after the
 // backend confirmed, so no destruction is ever lost; the time of destruction is in status before anything irreversible
@@ -85,6 +85,16 @@ export async function finalizeKey(
       return {};
     }
 
+    if (key.spec.destroyRequiresCeremony) {
+      // Only a quorum destroys this key: a KeyDestruction ceremony moves it to Destroyed, which releases it above.
+      status.phase = 'PendingDestruction';
+      ready(
+        KeyReason.AwaitingDestructionCeremony,
+        `every version is disabled; the key is destroyed only by a KeyDestruction ceremony (destroyRequiresCeremony): create a KeyCeremony of type KeyDestruction with target.managedKeyRef ${key.metadata.name ?? ''} and backendRef ${key.spec.backendRef.name}, and have its custodians approve`,
+      );
+      await updateStatus(context.client, managedKeyType, key, status);
+      return {};
+    }
     if (!status.destroyTime) {
       const destroyAt = now + destroyAfterSeconds * 1000;
       status.phase = 'PendingDestruction';

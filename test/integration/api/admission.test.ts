@@ -185,6 +185,14 @@ const invalid: { name: string; object: Manifest; message: string | RegExp }[] = 
     message: 'recovery is for AES_256 keys: only a secret key is wrapped for recovery',
   },
   {
+    name: 'destroyRequiresCeremony with destroyArchivedAfter',
+    object: edit(wrappingKey, (s) => {
+      s.destroyRequiresCeremony = true;
+      s.rotation = { period: '4380h', retainVersions: 2, destroyArchivedAfter: '720h' };
+    }),
+    message: 'destroyRequiresCeremony and rotation.destroyArchivedAfter do not go together',
+  },
+  {
     name: 'a recovery threshold of 1',
     object: edit(wrappingKey, (s) => (s.recovery!.threshold = 1)),
     message: 'spec.recovery.threshold in body should be greater than or equal to 2',
@@ -356,6 +364,12 @@ describe('admission of Keyward objects by a real API server', () => {
         original: wrappingKey(),
         changed: edit(wrappingKey, (s) => delete s.recovery),
         message: 'spec.recovery can only be set when the ManagedKey is created, and not removed',
+      },
+      {
+        name: "a key's destroyRequiresCeremony (turned off)",
+        original: edit(wrappingKey, (s) => (s.destroyRequiresCeremony = true)),
+        changed: edit(wrappingKey, (s) => (s.destroyRequiresCeremony = false)),
+        message: 'destroyRequiresCeremony cannot be turned off once on',
       },
       {
         name: "a ceremony's spec",

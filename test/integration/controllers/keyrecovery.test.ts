@@ -323,6 +323,128 @@ describe('KeyRecovery (3 of 5) of an AES key generated with spec.recovery, into 
     assert.deepEqual(rebuilt?.detail.custodians, ['alice', 'bob', 'dave']);
   });
 
+  it('a key with destroyRequiresCeremony waits on deletion, and a KeyDestruction under quorum leaves nothing in the token', async () => {
+    const GUARDED = 'guarded';
+    await client.create(managedKeyType, {
+      apiVersion: 'keyward.io/v1alpha1',
+      kind: 'ManagedKey',
+      metadata: { name: GUARDED, namespace: NAMESPACE },
+      spec: {
+        backendRef: { name: FRESH },
+        algorithm: 'AES_256',
+        usages: ['encrypt', 'decrypt'],
+        recovery: { threshold: 3, custodians: people(Object.keys(CUSTODIANS)) },
+        deletionPolicy: 'Destroy',
+        destroyRequiresCeremony: true,
+      },
+    } as KubeObject);
+    const key = await eventually('the guarded key is recoverable', async () => {
+      const k = await getKey(GUARDED);
+      return conditionOf(k, 'Recoverable')?.status === 'True' ? k : undefined;
+    });
+    const version = key.status?.versions?.[0];
+    const backup = await getConfigMap(version?.recovery?.configMapName ?? '');
+    for (const custodian of ['alice', 'bob'])
+      shares[`guarded-${custodian}`] = openssl.decryptShare(
+        custodian,
+        backup.data?.[shareKey(custodian)] ?? '',
+      );
+    const id = version?.backendVersion ?? '';
+    const objects = () => softhsm.listObjects(fresh).filter((o) => o.id === id);
+    assert.equal(objects().length, 1);
+
+    await client.delete(managedKeyType, GUARDED, NAMESPACE);
+    const waiting = await eventually('the deletion waits for a ceremony', async () => {
+      const k = await getKey(GUARDED);
+      return conditionOf(k, 'Ready')?.reason === 'AwaitingDestructionCeremony' ? k : undefined;
+    });
+    assert.match(conditionOf(waiting, 'Ready')?.message ?? '', /KeyDestruction ceremony/);
+    assert.equal(waiting.status?.phase, 'PendingDestruction');
+    assert.equal(objects().length, 1, 'the key is still in the token');
+    assert.deepEqual(objects()[0]?.usage, [], 'and disabled');
+
+    const name = 'destroy-guarded';
+    await client.create(keyCeremonyType, {
+      apiVersion: 'keyward.io/v1alpha1',
+      kind: 'KeyCeremony',
+      metadata: { name, namespace: NAMESPACE },
+      spec: {
+        type: 'KeyDestruction',
+        backendRef: { name: FRESH },
+        target: { managedKeyRef: { name: GUARDED } },
+        quorum: { threshold: 3, custodians: people(Object.keys(CUSTODIANS)) },
+        witnesses: people(['walter']),
+      },
+    } as KubeObject);
+    const get = () => client.get<KeyCeremonyObject>(keyCeremonyType, name, NAMESPACE);
+    const ready = await eventually('awaiting quorum', async () => {
+      const c = await get();
+      return c.status?.phase === 'AwaitingQuorum' ? c : undefined;
+    });
+    assert.equal(ready.status?.recipientCertificate, undefined, 'an online key needs no shares');
+    const challenge = ready.status?.challenge ?? '';
+    const sign = async (signer: string, digest: string, role?: 'Witness') => {
+      count += 1;
+      await client.create(
+        keyApprovalType,
+        approvalManifest(openssl, {
+          name: `${name}-${signer}-${count}`,
+          namespace: NAMESPACE,
+          ceremony: name,
+          signer,
+          digest,
+          type: TYPES[signer] ?? 'ec-p256',
+          ...(role ? { role } : {}),
+        }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+    };
+    await sign('carol', challenge);
+    await sign('erin', challenge);
+    await eventually('2 approvals counted', async () =>
+      (await get()).status?.approvals?.received === 2 ? true : undefined,
+    );
+    assert.equal(objects().length, 1, 'M-1 approvals destroy nothing');
+    await sign('bob', challenge);
+    const sealed = await eventually('sealed', async () => {
+      const c = await get();
+      if (c.status?.phase === 'Failed') assert.fail(conditionOf(c, 'Ready')?.message);
+      return c.status?.phase === 'AwaitingWitnesses' ? c : undefined;
+    });
+    await sign('walter', sealed.status?.transcript?.headHash ?? '', 'Witness');
+    const done = await eventually('completed', async () => {
+      const c = await get();
+      return c.status?.phase === 'Completed' ? c : undefined;
+    });
+    assert.deepEqual(
+      done.status?.steps?.map((s) => `${s.name}: ${s.state}`),
+      [
+        'Preparation: Done',
+        'Share Reconstruction: Skipped',
+        'Key Destruction: Done',
+        'Verification & Audit: Done',
+        'Secure Storage: Done',
+      ],
+    );
+    assert.deepEqual(objects(), [], 'no object is left in the token');
+    const retired = await getConfigMap(backup.metadata.name ?? '');
+    assert.equal(retired.data?.[RecoveryData.wrappedKey], undefined, 'the wrapped copy is gone with the key');
+    assert.equal(retired.data?.[shareKey('alice')], undefined, 'and so are the shares');
+    const entries = parseTranscript(
+      (await getConfigMap(`${name}-transcript`)).data?.['transcript.jsonl'] ?? '',
+    );
+    assert.equal(verifyChain(entries, challenge), undefined);
+    assert.ok(entries.some((e) => e.detail.event === 'version destroyed' && e.detail.version === 1));
+    await eventually('the ManagedKey is gone', async () =>
+      (await getKey(GUARDED).then(
+        () => false,
+        () => true,
+      ))
+        ? true
+        : undefined,
+    );
+  });
+
   it('no KEK, PIN or share in plaintext in any object in the API server or in the operator log', async () => {
     const secretValues = [kek.toString('hex'), kek.toString('base64')];
     for (const share of Object.values(shares))

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 
+import { dirname } from 'node:path';
 import { installCrds, remove } from '../../../scripts/cluster.ts';
+import { ensureBinaries } from '../../../scripts/testenv/build.ts';
 import type { KeyCeremonyObject } from '../../../src/api/v1alpha1/keyceremony.ts';
 import type { ManagedKeyObject } from '../../../src/api/v1alpha1/managedkey.ts';
 import { activationAuthenticator } from '../../../src/ceremony/activation.ts';
@@ -20,7 +22,7 @@ import { RecoveryData, kekSalt, shareKey } from '../../../src/controllers/manage
 import type { KubeClient } from '../../../src/kube/client.ts';
 import type { KubeObject } from '../../../src/kube/object.ts';
 import { builtinResources } from '../../../src/kube/resource.ts';
-import { approvalManifest } from '../../support/ceremony.ts';
+import { approvalManifest, runDocs } from '../../support/ceremony.ts';
 import { keyBackendManifest, pinSecret } from '../../support/keyward.ts';
 import { testCluster } from '../../support/kube.ts';
 import { OpenSsl } from '../../support/openssl.ts';
@@ -68,6 +70,8 @@ describe('KeyRecovery (3 of 5) of an AES key generated with spec.recovery, into 
   let keyId = '';
   let checkValue = '';
   let count = 0;
+  let kubeconfigPath = '';
+  let kubectlDir = '';
 
   const people = (names: string[]) => names.map((name) => ({ name, publicKey: publicKeys[name] ?? '' }));
   const getKey = (name = KEY) => client.get<ManagedKeyObject>(managedKeyType, name, NAMESPACE);
@@ -123,7 +127,8 @@ describe('KeyRecovery (3 of 5) of an AES key generated with spec.recovery, into 
     );
 
   before(async () => {
-    ({ client } = await testCluster());
+    ({ client, kubeconfigPath } = await testCluster());
+    kubectlDir = dirname((await ensureBinaries(() => undefined)).kubectl);
     await installCrds(client);
     softhsm = SoftHsm.create();
     original = softhsm.initToken(ORIGINAL);
@@ -195,6 +200,12 @@ describe('KeyRecovery (3 of 5) of an AES key generated with spec.recovery, into 
     // Each custodian opens their share with openssl alone; any 3 rebuild the KEK the authenticator names.
     for (const custodian of Object.keys(CUSTODIANS))
       shares[custodian] = openssl.decryptShare(custodian, map.data[shareKey(custodian)] ?? '');
+    // erin follows the docs' commands, which give the same share.
+    runDocs({ kubeconfigPath, namespace: NAMESPACE, dir: openssl.dir, kubectlDir }, 'kek-share', {
+      BACKUP: recovery.configMapName,
+      ME: 'erin',
+    });
+    assert.deepEqual(openssl.read('erin.kek-share'), shares.erin);
     kek = await combineShares([shares.alice, shares.carol, shares.erin].filter((s) => s !== undefined));
     assert.equal(kek.length, 32);
     assert.equal(activationAuthenticator(kek, kekSalt(key, 1), 'recovery'), recovery.kekAuthenticator);

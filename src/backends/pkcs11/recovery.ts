@@ -119,6 +119,8 @@ export function seal(
   key: pkcs11js.Handle,
   label: string,
 ): void {
+  // Already sealed (a retry): SoftHSM2 refuses to write CKA_EXTRACTABLE false twice (CKR_ATTRIBUTE_READ_ONLY).
+  if (!isExtractable(pkcs11, session, key)) return;
   pkcs11.C_SetAttributeValue(session, key, [{ type: pkcs11js.CKA_EXTRACTABLE, value: false }]);
   if (isExtractable(pkcs11, session, key)) {
     throw new PolicyViolationError(`the token kept ${label} extractable after it was sealed`);

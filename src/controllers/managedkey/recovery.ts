@@ -155,6 +155,7 @@ export async function backUpVersion(
       } finally {
         for (const share of shares) share.fill(0);
       }
+      failpoint('recovery-after-wrap');
       map = await createRecoveryMap(client, key, identity.version, name, data);
     } finally {
       wrap.kek.fill(0);

@@ -210,5 +210,6 @@ function capabilitiesStatus(
       ? {}
       : { maxDestroyDelay: `${capabilities.maxDestroyDelaySeconds}s` }),
     restorable: capabilities.restorable,
+    recoveryWrap: capabilities.recoveryWrap,
   };
 }

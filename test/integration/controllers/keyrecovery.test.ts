@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { dirname } from 'node:path';
 import { installCrds, remove } from '../../../scripts/cluster.ts';
 import { ensureBinaries } from '../../../scripts/testenv/build.ts';
+import type { KeyBackendObject } from '../../../src/api/v1alpha1/keybackend.ts';
 import type { KeyCeremonyObject } from '../../../src/api/v1alpha1/keyceremony.ts';
 import type { ManagedKeyObject } from '../../../src/api/v1alpha1/managedkey.ts';
 import { activationAuthenticator } from '../../../src/ceremony/activation.ts';
@@ -184,6 +185,8 @@ describe('KeyRecovery (3 of 5) of an AES key generated with spec.recovery, into 
     const version = key.status?.versions?.[0];
     const recovery = version?.recovery;
     assert.ok(version && recovery);
+    const backend = await client.get<KeyBackendObject>(keyBackendType, ORIGINAL);
+    assert.equal(backend.status?.capabilities?.recoveryWrap, true, 'the KeyBackend says it makes backups');
     keyId = version.backendVersion ?? '';
     checkValue = recovery.checkValue;
     assert.match(checkValue, /^[0-9a-f]{6}$/);

@@ -41,6 +41,13 @@ export interface BackendCapabilities {
    * labels), so a version whose creation was interrupted is found again, never created twice.
    */
   readonly lookupBy: 'attributes' | 'tags' | 'labels';
+  /**
+   * Recovery backups (ManagedKey spec.recovery): the backend generates a secret key that can be wrapped once under a
+   * fresh key-encryption key inside it (AES key wrap with padding, RFC 5649), then made unextractable for good, and
+   * unwraps such a blob back into a key (wrapForRecovery, sealRecovery, restoreKey below). False: those methods are
+   * absent, and a ManagedKey with spec.recovery on it is refused before anything is generated.
+   */
+  readonly recoveryWrap: boolean;
 }
 
 /**
@@ -96,6 +103,11 @@ export interface KeySpec {
    * itself (AWS KMS EnableKeyRotation); a period the backend cannot keep is refused with UnsupportedError.
    */
   readonly nativeRotationPeriodSeconds?: number;
+  /**
+   * Generate a secret key that stays extractable until sealRecovery, so that wrapForRecovery can wrap it once
+   * (capabilities().recoveryWrap only). Sensitive all the same: its value is never readable in plaintext.
+   */
+  readonly recoverable?: boolean;
 }
 
 /**
@@ -163,6 +175,32 @@ export type DestroyResult =
   | { readonly outcome: 'destroyed' }
   | { readonly outcome: 'scheduled'; readonly destroyTime: number };
 
+/**
+ * A key version wrapped for recovery: `wrappedKey` is the RFC 5649 blob, `kek` the key-encryption key it was wrapped
+ * under (made in the backend, read out once, its object destroyed: the caller splits it and zeroes it), `checkValue`
+ * the key's check value (hex of the first 3 bytes of AES-ECB of a zero block, CKA_CHECK_VALUE). `sealed`: the key was
+ * already made unextractable (a retry after sealRecovery), so nothing was wrapped.
+ */
+export type RecoveryWrap =
+  | {
+      readonly outcome: 'wrapped';
+      readonly wrappedKey: Buffer;
+      readonly kek: Buffer;
+      readonly checkValue: string;
+    }
+  | { readonly outcome: 'sealed'; readonly checkValue: string };
+
+/** What restoreKey unwraps: a RecoveryWrap's blob under its KEK (the caller zeroes `kek`), and what to expect. */
+export interface RestoreRequest extends CallOptions {
+  readonly algorithm: Algorithm;
+  /** The usages the restored version gets (those of its state). */
+  readonly usages: readonly KeyUsage[];
+  readonly wrappedKey: Buffer;
+  readonly kek: Buffer;
+  /** The check value recorded at wrapping; a key that unwraps to another value is refused, nothing stored. */
+  readonly checkValue: string;
+}
+
 export interface KeyBackend {
   /** Backend type, e.g. `pkcs11`: the `backend_type` metric label. */
   readonly type: string;
@@ -219,6 +257,22 @@ export interface KeyBackend {
   /** Schedules, then performs, the destruction of the key version (see DestroyRequest). Never acts on an object
    * that is not provably this version. */
   destroy(identity: KeyIdentity, request: DestroyRequest): Promise<DestroyResult>;
+
+  /**
+   * Wraps a version generated with KeySpec.recoverable under a fresh KEK inside the backend (capabilities()
+   * .recoveryWrap). Call once, store the blob, then sealRecovery.
+   */
+  wrapForRecovery?(identity: KeyIdentity, options?: CallOptions): Promise<RecoveryWrap>;
+
+  /** Makes the version unextractable for good (one-way); returns its check value. Safe to call again. */
+  sealRecovery?(identity: KeyIdentity, options?: CallOptions): Promise<string>;
+
+  /**
+   * Unwraps a recovery blob into the backend as the version `identity` (sensitive, never extractable), after checking
+   * in a throwaway session object that it has the recorded check value. A version already there with that check value
+   * is adopted; one with another is refused.
+   */
+  restoreKey?(identity: KeyIdentity, request: RestoreRequest): Promise<CreateResult>;
 
   /** Re-reads the backend's inventory of keys, e.g. after keys were created or removed outside this process. */
   refresh(options?: CallOptions): Promise<void>;

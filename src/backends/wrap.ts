@@ -2,7 +2,10 @@
 // is a function of the call and not a copy of the whole interface.
 import type { KeyBackend } from './backend.ts';
 
-/** The methods that reach the backend; capabilities() and close() are local and pass through unwrapped. */
+/**
+ * The methods that reach the backend; capabilities() and close() are local and pass through unwrapped. The recovery
+ * methods are optional: a backend without them gets no wrapper for them either.
+ */
 export const BACKEND_CALLS = [
   'health',
   'observe',
@@ -14,6 +17,9 @@ export const BACKEND_CALLS = [
   'setUsages',
   'destroy',
   'refresh',
+  'wrapForRecovery',
+  'sealRecovery',
+  'restoreKey',
 ] as const satisfies readonly (keyof KeyBackend)[];
 export type BackendCall = (typeof BACKEND_CALLS)[number];
 
@@ -33,6 +39,7 @@ export function wrapBackend(backend: KeyBackend, around: Around): KeyBackend {
   };
   const target = backend as unknown as Record<BackendCall, (...args: unknown[]) => Promise<unknown>>;
   for (const operation of BACKEND_CALLS) {
+    if (typeof target[operation] !== 'function') continue;
     wrapped[operation] = (...args: unknown[]) =>
       around(operation, args, (callArgs) => target[operation](...callArgs));
   }

@@ -1,7 +1,8 @@
 // The activation secret of an offline token: 32 random bytes, never stored. The token's user and SO PINs are
 // derived from it (HKDF-SHA256, salted with the ceremony's uid), and so is a public authenticator that a later
 // ceremony checks a reconstructed secret against before any C_Login, so that a wrong or tampered share never
-// spends one of the HSM's PIN tries.
+// spends one of the HSM's PIN tries. A recovery key-encryption key (32 bytes too) has an authenticator of its own,
+// derived the same way for another purpose.
 import { hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export const ACTIVATION_SECRET_BYTES = 32;
@@ -11,7 +12,11 @@ const INFO = {
   userPin: 'keyward.io/v1 token user PIN',
   soPin: 'keyward.io/v1 token SO PIN',
   authenticator: 'keyward.io/v1 activation authenticator',
+  recovery: 'keyward.io/v1 recovery KEK authenticator',
 } as const;
+
+/** What a secret is: a token's activation secret, or a recovery key-encryption key. */
+export type SecretPurpose = 'activation' | 'recovery';
 
 export function newActivationSecret(): Buffer {
   return randomBytes(ACTIVATION_SECRET_BYTES);
@@ -45,12 +50,22 @@ export function wipePins(pins: TokenPins): void {
 }
 
 /** `hkdf-sha256:<hex>`: public, reveals nothing about the PINs, and identifies the one secret that made it. */
-export function activationAuthenticator(secret: Buffer, ceremonyUid: string): string {
-  return `hkdf-sha256:${derive(secret, ceremonyUid, INFO.authenticator, 32).toString('hex')}`;
+export function activationAuthenticator(
+  secret: Buffer,
+  salt: string,
+  purpose: SecretPurpose = 'activation',
+): string {
+  const info = purpose === 'activation' ? INFO.authenticator : INFO.recovery;
+  return `hkdf-sha256:${derive(secret, salt, info, 32).toString('hex')}`;
 }
 
-export function matchesAuthenticator(secret: Buffer, ceremonyUid: string, authenticator: string): boolean {
-  const expected = Buffer.from(activationAuthenticator(secret, ceremonyUid));
+export function matchesAuthenticator(
+  secret: Buffer,
+  salt: string,
+  authenticator: string,
+  purpose: SecretPurpose = 'activation',
+): boolean {
+  const expected = Buffer.from(activationAuthenticator(secret, salt, purpose));
   const given = Buffer.from(authenticator);
   return expected.length === given.length && timingSafeEqual(expected, given);
 }

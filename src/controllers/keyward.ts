@@ -110,7 +110,7 @@ export function addKeywardControllers(manager: Manager, config: Pick<OperatorCon
   });
   addBackendMetrics(manager, keyBackends);
   if (config.perKeyMetrics) addPerKeyMetrics(manager, managedKeys);
-  addKeyCeremonyControllers(manager);
+  addKeyCeremonyControllers(manager, connections);
 }
 
 /** Per-key series, computed at scrape time from the cache (namespace and name labels: one series per key). */

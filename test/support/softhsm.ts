@@ -87,6 +87,15 @@ export class SoftHsm {
     return { label, pin, soPin, slotId: Number(slot) };
   }
 
+  /** Runs pkcs11-tool, in its own process, logged in to the token (encrypt, decrypt, wrap, ...); its output. */
+  tool(token: SoftHsmToken, args: readonly string[]): string {
+    return run(
+      'pkcs11-tool',
+      ['--module', SOFTHSM_MODULE, '--token-label', token.label, '--login', '--pin', token.pin, ...args],
+      this.#env,
+    );
+  }
+
   /** The token's objects as pkcs11-tool, in its own process, lists them after logging in. */
   listObjects(token: SoftHsmToken): ListedObject[] {
     const output = run(

@@ -10,6 +10,8 @@ export const ConditionType = {
   Witnessed: 'Witnessed',
   /** False while an archived version is missing from the backend (the current one is fine). */
   VersionsIntact: 'VersionsIntact',
+  /** spec.recovery: True when every version that exists has its recovery backup. */
+  Recoverable: 'Recoverable',
   /** False while the spec asks for something this version of Keyward does not do yet. */
   SpecInEffect: 'SpecInEffect',
   /** kstatus's: True while the object failed for good (a Failed ManagedKey, a Failed or Expired KeyCeremony). */
@@ -27,5 +29,13 @@ export const KeyReason = {
   PendingGeneration: 'PendingGeneration',
   PendingDestruction: 'PendingDestruction',
   RecoveryNotInEffect: 'RecoveryNotInEffect',
+  /** The backend cannot wrap a key for recovery; nothing is generated. */
+  RecoveryUnsupported: 'RecoveryUnsupported',
+  /** Every version has its recovery backup. */
+  BackedUp: 'BackedUp',
+  /** A version has no recovery backup (its wrapped copy was never stored). */
+  BackupMissing: 'BackupMissing',
+  /** deletionPolicy Destroy with destroyRequiresCeremony: waiting for a KeyDestruction ceremony. */
+  AwaitingDestructionCeremony: 'AwaitingDestructionCeremony',
   BackendNotReady: 'BackendNotReady',
 } as const;

@@ -375,6 +375,12 @@ export const KeyBackendStatus = Type.Object(
             description:
               'Whether a version scheduled for destruction can be restored until its destroy time.',
           }),
+          recoveryWrap: Type.Optional(
+            Type.Boolean({
+              description:
+                'Whether the backend makes recovery backups (ManagedKey spec.recovery): a key wrapped once inside it (RFC 5649) and sealed, and restored by a KeyRecovery ceremony.',
+            }),
+          ),
         },
         { description: 'What the backend can do.' },
       ),

@@ -42,6 +42,7 @@ export const CEREMONY_STEPS = [
   'Share Reconstruction',
   'Intermediate Certificate Signing',
   'Key Destruction',
+  'Key Recovery',
   'Verification & Audit',
   'Secure Storage',
 ] as const;
@@ -72,7 +73,13 @@ export const CEREMONY_TYPE_STEPS: Record<(typeof CEREMONY_TYPES)[number], readon
     'Verification & Audit',
     'Secure Storage',
   ],
-  KeyRecovery: ['Preparation', 'Share Reconstruction', 'Verification & Audit', 'Secure Storage'],
+  KeyRecovery: [
+    'Preparation',
+    'Share Reconstruction',
+    'Key Recovery',
+    'Verification & Audit',
+    'Secure Storage',
+  ],
 };
 
 /** An intermediate CA certificate lives at most as long as a root may (25 years); by default 10 years. */
@@ -151,6 +158,18 @@ export const KeyCeremonySpec = Type.Object(
       Type.Object(
         {
           managedKeyRef: LocalObjectReference('The ManagedKey the ceremony acts on.'),
+          version: Type.Optional(
+            Type.Integer({
+              description:
+                "KeyRecovery: the version to restore (each version has a key-encryption key and shares of its own); default the ManagedKey's current version.",
+              minimum: 1,
+            }),
+          ),
+          restoreAs: Type.Optional(
+            ObjectName(
+              "KeyRecovery into another KeyBackend than the key's: the ManagedKey the ceremony makes there (same namespace, the original's spec but backendRef and recovery), re-attached to the restored version. Absent: the version is restored for the original ManagedKey, into its own KeyBackend.",
+            ),
+          ),
           csr: Type.Optional(
             Type.String({
               description: 'PEM certificate signing request to sign (KeyActivation).',
@@ -314,6 +333,25 @@ export const KeyCeremonyStatus = Type.Object(
           notAfter: Timestamp('End of validity.'),
         },
         { description: 'The certificate the ceremony produced.' },
+      ),
+    ),
+    restoredKey: Type.Optional(
+      Type.Object(
+        {
+          managedKey: Type.String({ description: 'The ManagedKey whose version was restored.' }),
+          version: Type.Integer({ description: 'The version restored.', minimum: 1 }),
+          keyRef: Type.String({
+            description: 'Where it is now: the pkcs11: URI in the backend restored into.',
+          }),
+          target: Type.String({
+            description: 'The token it was restored into (KeyBackend status.info.target).',
+          }),
+          checkValue: Type.String({ description: "Its check value, equal to the original's." }),
+          outcome: StringEnum(['created', 'adopted'] as const, {
+            description: 'created: unwrapped now; adopted: the token already held this very key.',
+          }),
+        },
+        { description: 'KeyRecovery: the key version the ceremony restored.' },
       ),
     ),
     transcript: Type.Optional(

@@ -166,19 +166,21 @@ const Distribution = Type.Object(
 const Recovery = Type.Object(
   {
     threshold: Type.Integer({
-      description: 'How many custodians (M of N) must take part to recover the key.',
-      minimum: 1,
+      description:
+        "How many custodians (M of N) must take part to recover the key. At least 2: one custodian's share and the wrapped copy in the cluster would otherwise be the whole key.",
+      minimum: 2,
     }),
     custodians: Type.Array(Participant, {
-      description: 'The custodians (N). Each receives one share, encrypted to their own public key.',
-      minItems: 1,
+      description:
+        "The custodians (N). Each receives one share of each version's key-encryption key, encrypted to their own public key (EC P-256, EC P-384 or RSA).",
+      minItems: 2,
       maxItems: 16,
       ...celRules(distinctNames('custodian')),
     }),
   },
   docOptions({
     description:
-      'M-of-N recovery of a wrapped backup of the key (encrypt and wrap keys only; signing keys are never escrowed).',
+      'M-of-N recovery: each version is wrapped once inside the backend under a fresh key-encryption key, whose shares go to the custodians; the wrapped copy is kept in a ConfigMap. AES_256 keys only (never signing keys). Can be set only when the ManagedKey is created.',
     rules: [
       {
         rule: 'self.threshold <= size(self.custodians)',
@@ -199,6 +201,15 @@ const specRules: CelRule[] = [
     rule: "!has(self.recovery) || (self.usages.exists(u, u in ['encrypt', 'wrap']) && !self.usages.exists(u, u == 'sign'))",
     message:
       'recovery is only for encryption and wrapping keys: a key with recovery needs the encrypt or wrap usage and must not sign',
+  },
+  {
+    rule: '!has(self.destroyRequiresCeremony) || !self.destroyRequiresCeremony || !has(self.rotation) || !has(self.rotation.destroyArchivedAfter)',
+    message:
+      'destroyRequiresCeremony and rotation.destroyArchivedAfter do not go together: archived versions would be destroyed without a ceremony',
+  },
+  {
+    rule: "!has(self.recovery) || self.algorithm == 'AES_256'",
+    message: 'recovery is for AES_256 keys: only a secret key is wrapped for recovery',
   },
 ];
 
@@ -231,12 +242,29 @@ export const ManagedKeySpec = Type.Object(
       minMessage: 'destroyAfter must be at least 24h',
       default: '720h',
     }),
+    destroyRequiresCeremony: Type.Optional(
+      Type.Boolean({
+        description:
+          'Destroying the key needs a KeyDestruction ceremony (M-of-N custodian approvals): deletionPolicy Destroy disables every version and then waits for one, instead of destroying after destroyAfter. Cannot be turned off once on.',
+        default: false,
+      }),
+    ),
   },
   docOptions({
     description: 'Desired state of the ManagedKey.',
     rules: [
       ...specRules,
       { rule: 'self.backendRef == oldSelf.backendRef', message: 'backendRef is immutable once set' },
+      {
+        rule: '!has(oldSelf.destroyRequiresCeremony) || !oldSelf.destroyRequiresCeremony || (has(self.destroyRequiresCeremony) && self.destroyRequiresCeremony)',
+        message:
+          'destroyRequiresCeremony cannot be turned off once on: that would let one person destroy what a quorum guards',
+      },
+      {
+        rule: 'has(self.recovery) == has(oldSelf.recovery)',
+        message:
+          'spec.recovery can only be set when the ManagedKey is created, and not removed: a version generated without it can never be wrapped, and one generated with it keeps its backup',
+      },
     ],
   }),
 );
@@ -278,6 +306,39 @@ const KeyVersion = Type.Object(
     createdTime: Timestamp('When this version was generated.'),
     archivedTime: Type.Optional(Timestamp('When this version stopped being current.')),
     destroyTime: Type.Optional(Timestamp('When this version is (or was) destroyed.')),
+    recovery: Type.Optional(
+      Type.Object(
+        {
+          configMapName: Type.String({
+            description:
+              'ConfigMap in the namespace holding the wrapped copy, its check value and the encrypted shares of its key-encryption key.',
+            maxLength: 253,
+          }),
+          wrappedTime: Timestamp(
+            'When the version was wrapped inside the backend and then made unextractable (CKA_EXTRACTABLE false): no wrap under any key is possible since.',
+          ),
+          kekAuthenticator: Type.String({
+            description:
+              'hkdf-sha256:<hex> of the key-encryption key: public; a KeyRecovery ceremony checks the KEK its shares rebuild against it before the backend is touched.',
+            maxLength: 128,
+          }),
+          checkValue: Type.String({
+            description:
+              "The version's key check value (hex of the first 3 bytes of AES-ECB of a zero block); a restored key must have the same.",
+            maxLength: 16,
+          }),
+          threshold: Type.Integer({ description: 'Shares needed to rebuild the KEK.', minimum: 2 }),
+          custodians: Type.Array(Type.String({ description: 'A custodian name.', maxLength: 63 }), {
+            description: 'The custodians who received a share of this version.',
+            maxItems: 16,
+          }),
+        },
+        {
+          description:
+            'The recovery backup of this version (spec.recovery), recorded once the wrapped copy is stored and the key sealed.',
+        },
+      ),
+    ),
     destroyHeldUntil: Type.Optional(
       Timestamp(
         'Where the backend holds a destruction longer than destroyTime (it schedules destruction with a minimum of its own): when it lets the version go.',

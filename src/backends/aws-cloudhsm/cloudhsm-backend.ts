@@ -39,7 +39,9 @@ export class AwsCloudHsmBackend implements KeyBackend {
   }
 
   capabilities(): BackendCapabilities {
-    return this.#keys.capabilities();
+    // Recovery backups are not offered through CloudHSM: its wrapping rules (trusted keys, CKA_WRAP_TEMPLATE) have
+    // not been tried against a real cluster.
+    return { ...this.#keys.capabilities(), recoveryWrap: false };
   }
 
   async health(options?: CallOptions): Promise<BackendHealth> {

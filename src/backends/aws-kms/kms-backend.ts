@@ -136,6 +136,7 @@ export class AwsKmsBackend implements KeyBackend {
       maxDestroyDelaySeconds: MAX_PENDING_DAYS * DAY_SECONDS,
       restorable: true,
       lookupBy: 'tags',
+      recoveryWrap: false,
     };
   }
 

@@ -120,6 +120,7 @@ export class AzureKeyVaultBackend implements KeyBackend {
       maxDestroyDelaySeconds: retention,
       restorable: true,
       lookupBy: 'tags',
+      recoveryWrap: false,
     };
   }
 

@@ -146,6 +146,7 @@ export class GcpKmsBackend implements KeyBackend {
       maxDestroyDelaySeconds: this.#destroyAfterSeconds,
       restorable: true,
       lookupBy: 'labels',
+      recoveryWrap: false,
     };
   }
 

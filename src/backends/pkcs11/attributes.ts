@@ -123,9 +123,21 @@ export const PROTECTION_TEMPLATE: pkcs11js.Template = [
   { type: pkcs11js.CKA_EXTRACTABLE, value: false },
 ];
 
+/**
+ * What a recoverable key (KeySpec.recoverable) may differ in: it is made extractable so that it can be wrapped once
+ * for its backup, then sealed (CKA_EXTRACTABLE false, which the token never lets go back), so CKA_NEVER_EXTRACTABLE
+ * stays false. Everything else is required of it as of any key.
+ */
+const RECOVERABLE_EXEMPT: ReadonlySet<number> = new Set([
+  pkcs11js.CKA_EXTRACTABLE,
+  pkcs11js.CKA_NEVER_EXTRACTABLE,
+]);
+
 /** Names of the protection attributes that do not have the required value (empty when all do). */
-export function protectionProblems(attributes: Map<number, Buffer>): string[] {
+export function protectionProblems(attributes: Map<number, Buffer>, recoverable = false): string[] {
   return REQUIRED_PROTECTION.flatMap(([type, required, name]) =>
-    boolAttribute(attributes, type) === required ? [] : [`${name} is ${String(!required)}`],
+    boolAttribute(attributes, type) === required || (recoverable && RECOVERABLE_EXEMPT.has(type))
+      ? []
+      : [`${name} is ${String(!required)}`],
   );
 }

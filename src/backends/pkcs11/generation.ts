@@ -21,7 +21,8 @@ export type GenerationRequest =
 
 /**
  * The C_GenerateKey(Pair) request for a key version: token objects, private and secret keys sensitive and never
- * extractable, CKA_ID and CKA_LABEL on every object, use flags exactly as the spec's usages.
+ * extractable (a recoverable secret key: extractable until it is wrapped once and sealed, see recovery.ts), CKA_ID
+ * and CKA_LABEL on every object, use flags exactly as the spec's usages.
  */
 export function generationRequest(
   spec: KeySpec,
@@ -31,9 +32,7 @@ export function generationRequest(
 ): GenerationRequest {
   const parameters = KEY_PARAMETERS[spec.algorithm];
   const mechanism = { mechanism: parameters.generate };
-  const protection = profile.nonCopyable
-    ? [...PROTECTION_TEMPLATE, { type: pkcs11js.CKA_COPYABLE, value: false }]
-    : PROTECTION_TEMPLATE;
+  const protection = protectionTemplate(profile, spec.recoverable === true && parameters.kind === 'secret');
   const naming = (label: string): pkcs11js.Template => [
     { type: pkcs11js.CKA_ID, value: id },
     { type: pkcs11js.CKA_LABEL, value: label },
@@ -69,6 +68,16 @@ export function generationRequest(
     ],
     privateTemplate: [...protection, ...naming(oid.label), ...generationUseFlags('private', spec.usages)],
   };
+}
+
+/** The protection attributes a new private or secret key (or a restored one) is made with. */
+export function protectionTemplate(profile: VendorProfile, extractable: boolean): pkcs11js.Template {
+  return [
+    ...PROTECTION_TEMPLATE.map((attribute) =>
+      attribute.type === pkcs11js.CKA_EXTRACTABLE ? { ...attribute, value: extractable } : attribute,
+    ),
+    ...(profile.nonCopyable ? [{ type: pkcs11js.CKA_COPYABLE, value: false }] : []),
+  ];
 }
 
 /** Generates on a worker thread (RSA-4096 takes seconds) and returns the new objects. */

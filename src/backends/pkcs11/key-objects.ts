@@ -57,8 +57,16 @@ export function groupKeyObjects(objects: readonly IndexedObject[], label: string
   return { primary, public: primary.cls === 'private' ? publics[0] : undefined };
 }
 
-/** Reads what the token holds for a key version: algorithm, id, label, usages and protection. */
-export function inspectKey(pkcs11: pkcs11js.PKCS11, session: pkcs11js.Handle, key: KeyObjects): KeyState {
+/**
+ * Reads what the token holds for a key version: algorithm, id, label, usages and protection (that of a recoverable
+ * key when `recoverable`: see attributes.ts).
+ */
+export function inspectKey(
+  pkcs11: pkcs11js.PKCS11,
+  session: pkcs11js.Handle,
+  key: KeyObjects,
+  recoverable = false,
+): KeyState {
   const { primary } = key;
   const attributes = readAttributes(pkcs11, session, primary.handle, [
     pkcs11js.CKA_KEY_TYPE,
@@ -70,7 +78,7 @@ export function inspectKey(pkcs11: pkcs11js.PKCS11, session: pkcs11js.Handle, ke
   const keyType = ulongAttribute(attributes, pkcs11js.CKA_KEY_TYPE) ?? -1;
   const parameters = readAttributes(pkcs11, session, primary.handle, parameterTypes(keyType));
   const usages = enabledUsages(primary.cls, attributes);
-  const problems = protectionProblems(attributes);
+  const problems = protectionProblems(attributes, recoverable);
   if (key.public !== undefined) {
     const publicAttributes = readAttributes(pkcs11, session, key.public.handle, [
       pkcs11js.CKA_TOKEN,

@@ -15,6 +15,8 @@ import type {
   KeyBackend,
   KeySpec,
   ObservedVersion,
+  RecoveryWrap,
+  RestoreRequest,
   SignInput,
   SignOptions,
 } from '../backend.ts';
@@ -31,7 +33,7 @@ import {
 } from '../errors.ts';
 import { type KeyIdentity, assertValidIdentity } from '../identity.ts';
 import { type PublicKeyInfo, publicKeyInfo } from '../public-key.ts';
-import { readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
+import { generationUseFlags, readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
 import {
   DEFAULT_MAX_SESSIONS,
   type Pkcs11Config,
@@ -40,7 +42,7 @@ import {
 } from './config.ts';
 import { CKS_RO_USER_FUNCTIONS, CKS_RW_USER_FUNCTIONS } from './constants.ts';
 import { isPkcs11Error, toBackendError } from './errors.ts';
-import { generate, generationProblems, generationRequest } from './generation.ts';
+import { generate, generationProblems, generationRequest, protectionTemplate } from './generation.ts';
 import {
   type IndexedObject,
   type KeyIndex,
@@ -53,6 +55,7 @@ import { KEY_PARAMETERS, supportedAlgorithms } from './key-types.ts';
 import { type ModuleLease, openProbedModule } from './module.ts';
 import { type ObjectIdentity, objectIdentity, ownerLabel, versionOfLabel } from './object-identity.ts';
 import { pairProblem } from './proof.ts';
+import { checkValue, isExtractable, offersRecoveryWrap, seal, unwrapChecked, wrapOnce } from './recovery.ts';
 import { SessionPool } from './session-pool.ts';
 import { SIGNATURE_BUFFER_LENGTH, type SignatureScheme, signatureScheme } from './signing.ts';
 import { publicKeyTypes, spkiFromAttributes } from './spki.ts';
@@ -194,6 +197,7 @@ export class Pkcs11Backend implements KeyBackend {
       minDestroyDelaySeconds: 0,
       restorable: false,
       lookupBy: 'attributes',
+      recoveryWrap: offersRecoveryWrap(this.#mechanisms),
     };
   }
 
@@ -466,6 +470,108 @@ export class Pkcs11Backend implements KeyBackend {
     );
   }
 
+  async wrapForRecovery(identity: KeyIdentity, options?: CallOptions): Promise<RecoveryWrap> {
+    return this.#recoveryCall(identity, 'wrap for recovery', options, (session, key, oid) => {
+      const value = this.#checkValueOf(session, key, oid);
+      if (!isExtractable(this.#pkcs11, session, key.primary.handle))
+        return { outcome: 'sealed', checkValue: value };
+      return {
+        outcome: 'wrapped',
+        ...wrapOnce(this.#pkcs11, session, key.primary.handle),
+        checkValue: value,
+      };
+    });
+  }
+
+  async sealRecovery(identity: KeyIdentity, options?: CallOptions): Promise<string> {
+    return this.#recoveryCall(identity, 'seal', options, (session, key, oid) => {
+      seal(this.#pkcs11, session, key.primary.handle, oid.label);
+      return this.#checkValueOf(session, key, oid);
+    });
+  }
+
+  async restoreKey(identity: KeyIdentity, request: RestoreRequest): Promise<CreateResult> {
+    assertValidIdentity(identity);
+    if (KEY_PARAMETERS[request.algorithm].kind !== 'secret' || !this.capabilities().recoveryWrap) {
+      throw new UnsupportedError(
+        `token "${this.#token.info.tokenLabel}" cannot restore a ${request.algorithm} key`,
+      );
+    }
+    const oid = objectIdentity(identity, this.#profile);
+    const id = oid.ids[0] ?? Buffer.alloc(0);
+    return this.#shared.locks.run(id.toString('hex'), () =>
+      this.#pool.use(
+        `restore ${oid.label}`,
+        (session): CreateResult => {
+          const found = findObjectsById(this.#pkcs11, session, id);
+          this.#index.put(id, found);
+          const existing = groupKeyObjects(found, oid.label);
+          if (existing !== undefined) {
+            const state = this.#ownState(session, existing, oid);
+            // A restore finished before (its ceremony interrupted): the same key, if the token can tell.
+            if (checkValue(this.#pkcs11, session, existing.primary.handle) !== request.checkValue)
+              throw new AlreadyExistsError(
+                `the token already holds ${oid.label}, and it is not provably the key of the backup (another check value, or none the token can compute); restore into another token, or remove it`,
+              );
+            return { outcome: 'adopted', version: this.#observed(state, existing, id, oid.version) };
+          }
+          const handle = unwrapChecked(this.#pkcs11, session, {
+            wrappedKey: request.wrappedKey,
+            kek: request.kek,
+            checkValue: request.checkValue,
+            label: oid.label,
+            template: [
+              ...protectionTemplate(this.#profile, false),
+              { type: pkcs11js.CKA_ID, value: id },
+              { type: pkcs11js.CKA_LABEL, value: oid.label },
+              ...generationUseFlags('secret', request.usages),
+            ],
+          });
+          const key: KeyObjects = { primary: { cls: 'secret', handle, label: oid.label }, public: undefined };
+          this.#index.put(id, [key.primary]);
+          return {
+            outcome: 'created',
+            version: this.#observed(this.#ownState(session, key, oid), key, id, oid.version),
+          };
+        },
+        request.signal,
+      ),
+    );
+  }
+
+  /** Runs `fn` on a recoverable secret key of ours, under the key's lock. */
+  async #recoveryCall<T>(
+    identity: KeyIdentity,
+    verb: string,
+    options: CallOptions | undefined,
+    fn: (session: pkcs11js.Handle, key: KeyObjects, oid: ObjectIdentity) => T,
+  ): Promise<T> {
+    assertValidIdentity(identity);
+    const oid = objectIdentity(identity, this.#profile);
+    return this.#shared.locks.run((oid.ids[0] ?? TOKEN_WIDE).toString('hex'), () =>
+      this.#withKey(
+        identity,
+        verb,
+        (session, { objects }) => {
+          const key = this.#require(objects, oid);
+          this.#ownState(session, key, oid, true);
+          if (key.primary.cls !== 'secret') throw new UnsupportedError(`${oid.label} is not a secret key`);
+          return fn(session, key, oid);
+        },
+        options,
+      ),
+    );
+  }
+
+  #checkValueOf(session: pkcs11js.Handle, key: KeyObjects, oid: ObjectIdentity): string {
+    const value = checkValue(this.#pkcs11, session, key.primary.handle);
+    if (value === undefined)
+      throw new UnsupportedError(
+        `token "${this.#token.info.tokenLabel}" gives no check value for ${oid.label}`,
+      );
+    return value;
+  }
+
   async refresh(options?: CallOptions): Promise<void> {
     this.#refreshing ??= this.#pool
       .use(
@@ -556,8 +662,9 @@ export class Pkcs11Backend implements KeyBackend {
     session: pkcs11js.Handle,
     key: KeyObjects,
     oid: ObjectIdentity,
+    recoverable = false,
   ): KeyState & { readonly algorithm: Algorithm } {
-    const state = inspectKey(this.#pkcs11, session, key);
+    const state = inspectKey(this.#pkcs11, session, key, recoverable);
     if (state.label !== oid.label) {
       throw new AlreadyExistsError(`the id of ${oid.label} is taken by a key labelled "${state.label}"`);
     }
@@ -631,7 +738,7 @@ export class Pkcs11Backend implements KeyBackend {
     id: Buffer,
     spec: KeySpec,
   ): Promise<ObservedVersion> {
-    const state = this.#ownState(session, key, oid);
+    const state = this.#ownState(session, key, oid, spec.recoverable);
     if (state.algorithm !== spec.algorithm) {
       throw new AlreadyExistsError(`${oid.label} exists as ${state.algorithm}, not ${spec.algorithm}`);
     }
@@ -652,7 +759,7 @@ export class Pkcs11Backend implements KeyBackend {
     id: Buffer,
     spec: KeySpec,
   ): Promise<ObservedVersion> {
-    const state = inspectKey(this.#pkcs11, session, key);
+    const state = inspectKey(this.#pkcs11, session, key, spec.recoverable);
     const problems = generationProblems(state, oid, id, spec);
     if (problems.length === 0 && state.algorithm !== undefined) {
       const pair = await this.#pairProblem(session, key, { ...state, algorithm: state.algorithm }, oid);

@@ -216,5 +216,6 @@ function capabilitiesStatus(
       ? {}
       : { maxDestroyDelay: `${capabilities.maxDestroyDelaySeconds}s` }),
     restorable: capabilities.restorable,
+    recoveryWrap: capabilities.recoveryWrap,
   };
 }

@@ -21,6 +21,7 @@ import {
   tokenPins,
   wipePins,
 } from '../../ceremony/activation.ts';
+import type { SecretPurpose } from '../../ceremony/activation.ts';
 import { CmsDecryptError, decryptEnveloped } from '../../ceremony/cms-decrypt.ts';
 import { checkIntermediateCsr } from '../../ceremony/csr.ts';
 import type { IntermediateRequest } from '../../ceremony/csr.ts';
@@ -47,7 +48,10 @@ import {
 } from './root-generation.ts';
 import { CEREMONY_LABEL } from './transcript-store.ts';
 
-/** A share in the shamir-secret-sharing format: one byte per secret byte, then its x coordinate. */
+/**
+ * A share in the shamir-secret-sharing format: one byte per secret byte, then its x coordinate. An activation secret
+ * and a recovery KEK both have 32 bytes.
+ */
 const SHARE_BYTES = ACTIVATION_SECRET_BYTES + 1;
 
 /** The root's ManagedKey and its root ceremony's transcript ConfigMap, each read by name. */
@@ -199,14 +203,35 @@ export interface Reconstruction {
   readonly custodians: readonly string[];
 }
 
+/** What the shares must rebuild: a secret whose authenticator (HKDF, public) is known. */
+export interface SecretCheck {
+  readonly salt: string;
+  readonly authenticator: string;
+  readonly purpose: SecretPurpose;
+  /** For messages: what the secret is, and what was spared by checking it first. */
+  readonly what: string;
+  readonly untouched: string;
+}
+
+/** An offline root's activation secret, as the root ceremony left its authenticator. */
+export function activationCheck(target: RootTarget): SecretCheck {
+  return {
+    salt: target.rootCeremonyUid,
+    authenticator: target.authenticator,
+    purpose: 'activation',
+    what: 'the activation data of the root ceremony',
+    untouched: 'the token was not touched, no PIN try was spent',
+  };
+}
+
 /**
- * Decrypts the shares of the counted approvals and looks for M of them that rebuild the activation secret, checked
- * against the authenticator. Touches no HSM. The secret returned is the caller's to zero.
+ * Decrypts the shares of the counted approvals and looks for M of them that rebuild the secret, checked against its
+ * authenticator. Touches no HSM. The secret returned is the caller's to zero.
  */
 export async function reconstructSecret(
   run: CeremonyRun,
   counted: ReadonlyMap<string, KeyCeremonyApprovalObject>,
-  target: RootTarget,
+  check: SecretCheck,
 ): Promise<Reconstruction> {
   const recipient = ensureRecipient(run);
   const threshold = run.ceremony.spec.quorum.threshold;
@@ -242,7 +267,7 @@ export async function reconstructSecret(
     }
     for (const subset of combinations(shares, threshold)) {
       const secret = await combineShares(subset.map((s) => s.share));
-      if (matchesAuthenticator(secret, target.rootCeremonyUid, target.authenticator))
+      if (matchesAuthenticator(secret, check.salt, check.authenticator, check.purpose))
         return { secret, custodians: subset.map((s) => s.custodian) };
       secret.fill(0);
     }
@@ -250,7 +275,7 @@ export async function reconstructSecret(
       custodians: shares.map((s) => s.custodian),
       problem: {
         reason: 'SharesDoNotMatch',
-        message: `no ${threshold} of the shares of ${shares.map((s) => s.custodian).join(', ')} rebuild the activation data of the root ceremony (a share is wrong or was altered); the token was not touched, no PIN try was spent${problems.length > 0 ? `; ${problems.join('; ')}` : ''}`,
+        message: `no ${threshold} of the shares of ${shares.map((s) => s.custodian).join(', ')} rebuild ${check.what} (a share is wrong or was altered); ${check.untouched}${problems.length > 0 ? `; ${problems.join('; ')}` : ''}`,
       },
     };
   } finally {

@@ -18,9 +18,18 @@ import { parseDuration } from '../../runtime/duration.ts';
 import { statusAccess } from '../../runtime/status.ts';
 import type { Informer } from '../../runtime/informer.ts';
 import type { ConfigMap } from '../managedkey/distribution.ts';
-import { destructionAccess, runDestruction } from './destruction.ts';
+import {
+  destructionAccess,
+  resolveOnlineTarget,
+  runDestruction,
+  runOnlineDestruction,
+} from './destruction.ts';
+import { recoveryAccess } from '../managedkey/recovery.ts';
+import { keyRecoveryAccess, resolveRecoveryTarget, runRecovery } from './recovery.ts';
+import type { BackendConnections } from '../keybackend/connections.ts';
 import {
   activationAccess,
+  activationCheck,
   targetProblem,
   dropRecipient,
   ensureRecipient,
@@ -43,7 +52,7 @@ import { approvalsOf, ceremonyView } from './view.ts';
 
 const TERMINAL = new Set(['Completed', 'Failed', 'Expired']);
 /** The ceremony types this version carries out; the others get Ready=False NotImplemented. */
-const CARRIED_OUT = new Set(['RootKeyGeneration', 'KeyActivation', 'KeyDestruction']);
+const CARRIED_OUT = new Set(['RootKeyGeneration', 'KeyActivation', 'KeyDestruction', 'KeyRecovery']);
 
 export interface KeyCeremonyDeps {
   readonly keyBackends: Informer<KeyBackendObject>;
@@ -51,6 +60,8 @@ export interface KeyCeremonyDeps {
   readonly approvals: Informer<KeyCeremonyApprovalObject>;
   readonly configMaps: Informer<ConfigMap>;
   readonly countResult: (result: 'Completed' | 'Failed' | 'Expired') => void;
+  /** The online backends' connections, for a KeyRecovery into one. */
+  readonly connections: BackendConnections;
 }
 
 export function keyCeremonyController(deps: KeyCeremonyDeps): ControllerDefinition<KeyCeremonyObject> {
@@ -63,6 +74,8 @@ export function keyCeremonyController(deps: KeyCeremonyDeps): ControllerDefiniti
       ...rootGenerationAccess,
       ...activationAccess,
       destructionAccess,
+      keyRecoveryAccess,
+      recoveryAccess,
     ],
     watches: [
       {
@@ -105,12 +118,26 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
     Date.parse(ceremony.metadata.creationTimestamp ?? '') + parseDuration(ceremony.spec.deadline);
   const keyBackend = deps.keyBackends.get('', ceremony.spec.backendRef.name);
 
-  // An activation and a destruction both open the offline token with a quorum of shares.
-  const withShares = ceremony.spec.type === 'KeyActivation' || ceremony.spec.type === 'KeyDestruction';
+  // An activation and a destruction both open the offline token with a quorum of shares; a recovery rebuilds a
+  // version's key-encryption key from them.
+  // A destruction of an online key (its KeyBackend holds the PIN) needs the approvals alone.
+  const recovering = ceremony.spec.type === 'KeyRecovery';
+  const online =
+    ceremony.spec.type === 'KeyDestruction' &&
+    keyBackend !== undefined &&
+    keyBackend.spec.pkcs11?.activation !== 'Ceremony';
+  const withShares =
+    ceremony.spec.type === 'KeyActivation' ||
+    (ceremony.spec.type === 'KeyDestruction' && !online) ||
+    recovering;
   if (status.challenge === undefined) {
-    const problem = withShares
-      ? await targetProblem(run, deps.keyBackends)
-      : specProblem(ceremony, keyBackend);
+    const problem = recovering
+      ? await findingOf(() => resolveRecoveryTarget(run, deps))
+      : online
+        ? await findingOf(() => resolveOnlineTarget(run, deps.connections))
+        : withShares
+          ? await targetProblem(run, deps.keyBackends)
+          : specProblem(ceremony, keyBackend);
     if (problem) {
       await fail(run, problem, deps);
       return {};
@@ -154,8 +181,11 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
         `KeyBackend ${ceremony.spec.backendRef.name} does not exist`,
       );
     if (withShares) {
-      const target = await resolveRootTarget(run, deps.keyBackends);
-      const rebuilt = await reconstructSecret(run, counted, target);
+      const recovery = recovering ? await resolveRecoveryTarget(run, deps) : undefined;
+      const target = recovering ? undefined : await resolveRootTarget(run, deps.keyBackends);
+      const check = recovery?.check ?? (target ? activationCheck(target) : undefined);
+      if (!check) throw new Error('a ceremony with shares has a target');
+      const rebuilt = await reconstructSecret(run, counted, check);
       const { secret } = rebuilt;
       if (!secret) {
         await refuseShares(run, rebuilt.problem, rebuilt.custodians);
@@ -166,15 +196,22 @@ async function reconcileCeremony(run: CeremonyRun, deps: KeyCeremonyDeps): Promi
           'Share Reconstruction',
           'Done',
           { custodians: rebuilt.custodians, authenticatorVerified: true },
-          `the shares of ${rebuilt.custodians.join(', ')} rebuild the activation data, checked against the root ceremony's authenticator before any login`,
+          `the shares of ${rebuilt.custodians.join(', ')} rebuild ${check.what}, checked against its authenticator before ${recovery ? 'the backend is touched' : 'any login'}`,
         );
         status.phase = 'Running';
         await run.save();
-        if (ceremony.spec.type === 'KeyActivation') await runActivation(run, target, secret);
+        if (recovery) await runRecovery(run, recovery, secret);
+        else if (!target) throw new Error('a ceremony with shares has a target');
+        else if (ceremony.spec.type === 'KeyActivation') await runActivation(run, target, secret);
         else await runDestruction(run, target, secret);
       } finally {
         secret.fill(0);
       }
+    } else if (online) {
+      const target = await resolveOnlineTarget(run, deps.connections);
+      status.phase = 'Running';
+      await run.save();
+      await runOnlineDestruction(run, target);
     } else {
       status.phase = 'Running';
       await run.save();
@@ -355,6 +392,17 @@ async function fail(run: CeremonyRun, finding: Finding, deps: KeyCeremonyDeps): 
     action: 'Fail',
     note: finding.message,
   });
+}
+
+/** The refusal `check` ends with, as a finding; undefined when it passes. */
+async function findingOf(check: () => Promise<unknown>): Promise<Finding | undefined> {
+  try {
+    await check();
+    return undefined;
+  } catch (error) {
+    if (error instanceof CeremonyRefusal) return { reason: error.reason, message: error.message };
+    throw error;
+  }
 }
 
 /** A failure the ceremony ends with, or undefined for one that retrying may fix (or a bug). */

@@ -6,6 +6,7 @@ import type { KeyCeremonyApprovalObject } from '../../api/v1alpha1/keyceremonyap
 import { builtinResources } from '../../kube/resource.ts';
 import { Counter } from 'prom-client';
 import type { Manager } from '../../runtime/manager.ts';
+import type { BackendConnections } from '../keybackend/connections.ts';
 import { keyBackendType } from '../keybackend/controller.ts';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../managedkey/distribution.ts';
 import type { ConfigMap } from '../managedkey/distribution.ts';
@@ -14,7 +15,7 @@ import { keyApprovalType, keyCeremonyType } from './context.ts';
 import { keyCeremonyController } from './controller.ts';
 import { BY_CEREMONY } from './view.ts';
 
-export function addKeyCeremonyControllers(manager: Manager): void {
+export function addKeyCeremonyControllers(manager: Manager, connections: BackendConnections): void {
   const ceremonies = manager.informer<KeyCeremonyObject>({ resource: keyCeremonyType });
   const approvals = manager.informer<KeyCeremonyApprovalObject>({ resource: keyApprovalType });
   approvals.addIndex(BY_CEREMONY, (a) => [`${a.metadata.namespace ?? ''}/${a.spec.ceremonyRef.name}`]);
@@ -36,6 +37,7 @@ export function addKeyCeremonyControllers(manager: Manager): void {
       countResult: (result) => {
         results.inc({ result });
       },
+      connections,
     }),
   );
   manager.addController(keyApprovalController({ ceremonies, approvals }));

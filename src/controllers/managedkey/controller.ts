@@ -26,6 +26,7 @@ import type { ConfigMap, PublicKeyCache } from './distribution.ts';
 import { ageAndDestroy, ensureFirstVersion, rotateIfDue } from './lifecycle.ts';
 import type { RotationCounter } from './lifecycle.ts';
 import { KEY_FINALIZER, managedKeyType } from './names.ts';
+import { recoverableCondition, recoveryAccess, recoveryProblem } from './recovery.ts';
 import { nextLifecycleEvent } from './rotation.ts';
 import { VersionIntegrityError, verifyVersions } from './verification.ts';
 
@@ -67,9 +68,16 @@ export function managedKeyController(deps: ManagedKeyControllerDeps): Controller
     workers: 4,
     owns: [{ resource: builtinResources.configMaps, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }],
     watches: [{ resource: keyBackendType, map: (kb) => deps.keysUsingBackend(kb.metadata.name ?? '') }],
-    access: [statusAccess(managedKeyType), finalizerAccess(managedKeyType), distributionAccess],
+    access: [
+      statusAccess(managedKeyType),
+      finalizerAccess(managedKeyType),
+      distributionAccess,
+      recoveryAccess,
+    ],
     reconcile: async (key, context) => {
       if (isBeingDeleted(key)) return finalizeKey(key, context, deps.connections);
+      // Destroyed by a KeyDestruction ceremony: a record only; nothing is generated, rotated or used again.
+      if (key.status?.phase === 'Destroyed') return {};
       const current = (await addFinalizer(context.client, managedKeyType, key, KEY_FINALIZER)) ?? key;
       return reconcileKey(current, context, deps, verified);
     },
@@ -112,6 +120,8 @@ export function resolveBackend(key: ManagedKeyObject, deps: ManagedKeyController
       false,
     );
   }
+  const recovery = recoveryProblem(key, connection.backend, name);
+  if (recovery !== undefined) return blocked(KeyReason.RecoveryUnsupported, recovery, false);
   return { backend: connection.backend, keyBackend };
 }
 
@@ -236,6 +246,10 @@ async function reconcileKey(
     } else {
       status.conditions = status.conditions?.filter((c) => c.type !== ConditionType.Distributed);
     }
+    if (key.spec.recovery) {
+      const recoverable = recoverableCondition(status.versions ?? []);
+      condition(recoverable.type, recoverable.status, recoverable.reason, recoverable.message);
+    }
     status.phase = 'Active';
     condition(
       ConditionType.Ready,
@@ -272,7 +286,6 @@ function reportIgnoredSpec(
   status: ManagedKeyStatus,
 ): void {
   const ignored = [
-    ...(key.spec.recovery ? ['spec.recovery (M-of-N backup of the key): no backup is made'] : []),
     ...(key.spec.protection.exportable
       ? ['spec.protection.exportable: the key is generated non-extractable and never leaves the backend']
       : []),

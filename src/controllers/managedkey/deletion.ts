@@ -3,7 +3,7 @@
 // - Disable: every version loses all its usages (CKA_SIGN, CKA_DECRYPT, ... cleared), then the object goes.
 // - Destroy: every version is disabled at once and the key shows PendingDestruction with the time of destruction;
 //   after destroyAfter, every version is destroyed (or scheduled, where the backend holds it longer), then the
-//   object goes.
+//   object goes. With destroyRequiresCeremony, it waits instead for a KeyDestruction ceremony to destroy it.
 // Every policy but Retain also looks at the version after the newest recorded one (version 1 for a key deleted
 // during its first generation), which a crash may have left in flight. The finalizer is removed only after the
 // backend confirmed, so no destruction is ever lost; the time of destruction is in status before anything irreversible
@@ -22,6 +22,7 @@ import { removeFinalizer } from '../../runtime/finalizers.ts';
 import { updateStatus } from '../../runtime/status.ts';
 import type { BackendConnections } from '../keybackend/connections.ts';
 import { KEY_FINALIZER, managedKeyType } from './names.ts';
+import { retireBackups } from './recovery.ts';
 import { keyIdentity, newestVersion } from './versions.ts';
 
 /** How often a deletion blocked by an unavailable backend looks again (a KeyBackend change also wakes it). */
@@ -84,6 +85,16 @@ export async function finalizeKey(
       return {};
     }
 
+    if (key.spec.destroyRequiresCeremony) {
+      // Only a quorum destroys this key: a KeyDestruction ceremony moves it to Destroyed, which releases it above.
+      status.phase = 'PendingDestruction';
+      ready(
+        KeyReason.AwaitingDestructionCeremony,
+        `every version is disabled; the key is destroyed only by a KeyDestruction ceremony (destroyRequiresCeremony): create a KeyCeremony of type KeyDestruction with target.managedKeyRef ${key.metadata.name ?? ''} and backendRef ${key.spec.backendRef.name}, and have its custodians approve`,
+      );
+      await updateStatus(context.client, managedKeyType, key, status);
+      return {};
+    }
     if (!status.destroyTime) {
       const destroyAt = now + destroyAfterSeconds * 1000;
       status.phase = 'PendingDestruction';
@@ -129,6 +140,7 @@ export async function finalizeKey(
     status.phase = 'Destroyed';
     status.versions = (status.versions ?? []).map((v): KeyVersion => ({ ...v, state: 'Destroyed' }));
     const updated = (await updateStatus(context.client, managedKeyType, key, status)) ?? key;
+    await retireBackups(context.client, key, status.versions, now);
     context.recorder.record(key, {
       type: 'Normal',
       reason: 'KeyDestroyed',

@@ -9,6 +9,7 @@ import { failpoint } from '../../failpoints.ts';
 import { formatTime } from '../../runtime/clock.ts';
 import type { ReconcileContext } from '../../runtime/controller.ts';
 import { EXTERNAL_NAME_ANNOTATION } from './names.ts';
+import { retireBackups } from './recovery.ts';
 import {
   acknowledged,
   ageVersions,
@@ -97,7 +98,7 @@ export async function ensureFirstVersion(
     entry = inFlightVersion(working);
   }
   if (!entry) throw new Error('version 1 was marked in flight');
-  const generated = await generateVersion(deps.backend, key, entry, now);
+  const generated = await generateVersion(deps.backend, key, entry, now, deps.context.client);
   failpoint('managedkey-after-generate');
   if (!generated.done) {
     return {
@@ -198,7 +199,7 @@ export async function rotateIfDue(
     }
     const entry = inFlightVersion(working);
     if (!entry) throw new Error(`version ${version} was marked in flight`);
-    const generated = await generateVersion(deps.backend, key, entry, now);
+    const generated = await generateVersion(deps.backend, key, entry, now, deps.context.client);
     failpoint('rotation-after-generate');
     if (!generated.done) return { status: withEntry(working, generated.entry), plan, pending: true };
     const rotated = recordRotation(key, working, generated.entry, now);
@@ -291,7 +292,9 @@ export async function ageAndDestroy(
   if (outcomes.size === 0) return current;
   current = { ...current, versions: (current.versions ?? []).map((v) => outcomes.get(v.version) ?? v) };
   await deps.save(current);
-  const destroyed = [...outcomes.values()].filter((v) => v.state === 'Destroyed').map((v) => v.version);
+  const destroyedVersions = [...outcomes.values()].filter((v) => v.state === 'Destroyed');
+  await retireBackups(deps.context.client, key, destroyedVersions, now); // a destroyed version must not be recoverable
+  const destroyed = destroyedVersions.map((v) => v.version);
   for (const version of destroyed) {
     deps.context.recorder.record(key, {
       type: 'Normal',

@@ -10,8 +10,10 @@ import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v
 import { archivedUsages } from '../../backends/algorithms.ts';
 import type { ArchivalEnforcement, KeyBackend, ObservedVersion } from '../../backends/backend.ts';
 import type { KeyIdentity } from '../../backends/identity.ts';
+import type { KubeClient } from '../../kube/client.ts';
 import { formatTime } from '../../runtime/clock.ts';
 import { EXTERNAL_NAME_ANNOTATION } from './names.ts';
+import { backUpVersion } from './recovery.ts';
 
 export type VersionState = KeyVersion['state'];
 
@@ -103,14 +105,26 @@ export async function generateVersion(
   key: ManagedKeyObject,
   entry: KeyVersion,
   nowMs: number,
+  client: KubeClient,
 ): Promise<GenerationOutcome> {
   const identity = keyIdentity(key, entry.version, entry);
   const { outcome, version: observed } = await backend.create(identity, {
     algorithm: key.spec.algorithm,
     usages: key.spec.usages,
+    ...(key.spec.recovery ? { recoverable: true } : {}),
   });
   const recorded: KeyVersion = { ...entry, ...observedFields(observed) };
   if (observed.state === 'PendingGeneration') return { done: false, entry: recorded };
+  // Backed up and sealed before the version is recorded Active (recovery.ts says why that order is crash-safe).
+  const recovery = key.spec.recovery
+    ? await backUpVersion(
+        backend,
+        client,
+        key,
+        { ...identity, versionId: observed.versionId, target: observed.target },
+        nowMs,
+      )
+    : undefined;
   const fingerprint = isAsymmetric(key.spec.algorithm)
     ? (await backend.publicKey({ ...identity, versionId: observed.versionId, target: observed.target }))
         .fingerprint
@@ -122,6 +136,7 @@ export async function generateVersion(
       ...recorded,
       state: 'Active',
       ...(fingerprint ? { fingerprint } : {}),
+      ...(recovery ? { recovery } : {}),
       createdTime: formatTime(nowMs),
     },
   };

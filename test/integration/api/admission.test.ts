@@ -165,19 +165,42 @@ const invalid: { name: string; object: Manifest; message: string | RegExp }[] = 
     name: 'recovery on a signing key',
     object: edit(
       signingKey,
-      (s) => (s.recovery = { threshold: 1, custodians: [{ name: 'alice', publicKey: PEM }] }),
+      (s) =>
+        (s.recovery = {
+          threshold: 2,
+          custodians: [
+            { name: 'alice', publicKey: PEM },
+            { name: 'bob', publicKey: PEM },
+          ],
+        }),
     ),
     message: 'recovery is only for encryption and wrapping keys',
+  },
+  {
+    name: 'recovery on an RSA decryption key',
+    object: edit(wrappingKey, (s) => {
+      s.algorithm = 'RSA_3072';
+      s.usages = ['encrypt', 'decrypt'];
+    }),
+    message: 'recovery is for AES_256 keys: only a secret key is wrapped for recovery',
+  },
+  {
+    name: 'destroyRequiresCeremony with destroyArchivedAfter',
+    object: edit(wrappingKey, (s) => {
+      s.destroyRequiresCeremony = true;
+      s.rotation = { period: '4380h', retainVersions: 2, destroyArchivedAfter: '720h' };
+    }),
+    message: 'destroyRequiresCeremony and rotation.destroyArchivedAfter do not go together',
+  },
+  {
+    name: 'a recovery threshold of 1',
+    object: edit(wrappingKey, (s) => (s.recovery!.threshold = 1)),
+    message: 'spec.recovery.threshold in body should be greater than or equal to 2',
   },
   {
     name: 'a recovery threshold above the number of custodians',
     object: edit(wrappingKey, (s) => (s.recovery!.threshold = 6)),
     message: 'recovery.threshold cannot be larger than the number of custodians',
-  },
-  {
-    name: 'a recovery threshold of 0',
-    object: edit(wrappingKey, (s) => (s.recovery!.threshold = 0)),
-    message: 'spec.recovery.threshold in body should be greater than or equal to 1',
   },
   {
     name: 'a custodian listed twice',
@@ -335,6 +358,18 @@ describe('admission of Keyward objects by a real API server', () => {
         original: wrappingKey(),
         changed: edit(wrappingKey, (s) => (s.protection.exportable = true)),
         message: 'protection.exportable is immutable once set',
+      },
+      {
+        name: "a key's recovery (removed)",
+        original: wrappingKey(),
+        changed: edit(wrappingKey, (s) => delete s.recovery),
+        message: 'spec.recovery can only be set when the ManagedKey is created, and not removed',
+      },
+      {
+        name: "a key's destroyRequiresCeremony (turned off)",
+        original: edit(wrappingKey, (s) => (s.destroyRequiresCeremony = true)),
+        changed: edit(wrappingKey, (s) => (s.destroyRequiresCeremony = false)),
+        message: 'destroyRequiresCeremony cannot be turned off once on',
       },
       {
         name: "a ceremony's spec",

@@ -79,6 +79,8 @@ describeConformance({
     usageRestriction:
       'a KMS key signs as long as it is enabled; archival moves only the alias and the published key',
     immediateDestroy: 'ScheduleKeyDeletion waits 7 to 30 days',
+    recoveryWrap:
+      'KMS never lets key material out, wrapped or not (only imported material can be re-imported)',
   },
 });
 

@@ -37,7 +37,9 @@ export type Feature =
   /** Signing a digest computed elsewhere (Ed25519 never does; the suite skips it for Ed25519 on its own). */
   | 'digestSigning'
   /** RSA-PSS signatures. */
-  | 'rsaPss';
+  | 'rsaPss'
+  /** Recovery backups: a secret key wrapped once inside the backend, sealed, and restored (capabilities().recoveryWrap). */
+  | 'recoveryWrap';
 
 export interface ConformanceTarget {
   /** Shown in test titles, e.g. `SoftHSM2`. */
@@ -102,6 +104,8 @@ export function describeConformance(target: ConformanceTarget): void {
       for (const algorithm of target.algorithms)
         assert.ok(capabilities.algorithms.includes(algorithm), algorithm);
       assert.equal(capabilities.archival === 'usages', lacks.usageRestriction === undefined);
+      assert.equal(capabilities.recoveryWrap, lacks.recoveryWrap === undefined);
+      assert.equal(backend.wrapForRecovery !== undefined, capabilities.recoveryWrap);
       assert.ok(capabilities.minDestroyDelaySeconds >= 0);
       if (capabilities.maxDestroyDelaySeconds !== undefined) {
         assert.ok(capabilities.maxDestroyDelaySeconds >= capabilities.minDestroyDelaySeconds);
@@ -365,6 +369,81 @@ export function describeConformance(target: ConformanceTarget): void {
         await assert.rejects(backend.publicKey(id), NotFoundError);
         assert.deepEqual(await backend.destroy(id, { delaySeconds: 0 }), { outcome: 'absent' });
         assert.deepEqual(await backend.versions(id), []);
+      });
+    });
+
+    describe('recovery backups', () => {
+      const recoverable: KeySpec = {
+        algorithm: 'AES_256',
+        usages: ['encrypt', 'decrypt'],
+        recoverable: true,
+      };
+
+      it(
+        'wraps a recoverable key once, seals it for good, and restores exactly that key',
+        skipIf('recoveryWrap'),
+        async () => {
+          const id = identity();
+          const version = recorded(id, await create(id, recoverable));
+          const wrap = await backend.wrapForRecovery!(version);
+          assert.equal(wrap.outcome, 'wrapped');
+          assert.equal(wrap.kek.length, 32, 'an AES-256 key-encryption key');
+          assert.equal(wrap.wrappedKey.length, 40, 'RFC 5649: 32 bytes of key and 8 of integrity check');
+          assert.match(wrap.checkValue, /^[0-9a-f]{6}$/);
+          assert.equal(await backend.sealRecovery!(version), wrap.checkValue);
+          assert.deepEqual(await backend.wrapForRecovery!(version), {
+            outcome: 'sealed',
+            checkValue: wrap.checkValue,
+          });
+
+          const restore = { algorithm: 'AES_256' as const, usages: recoverable.usages, ...wrap };
+          const copy = identity();
+          const restored = await backend.restoreKey!(copy, restore);
+          assert.equal(restored.outcome, 'created');
+          const observed = await backend.observe(recorded(copy, restored.version));
+          assert.ok(observed);
+          assert.equal(observed.state, 'Enabled');
+          assert.deepEqual([...observed.usages].sort(), ['decrypt', 'encrypt']);
+          assert.equal(
+            (await backend.restoreKey!(copy, restore)).outcome,
+            'adopted',
+            'restored once, never twice',
+          );
+        },
+      );
+
+      it(
+        'refuses a wrapped copy that was altered, or that unwraps to another key, and stores nothing',
+        skipIf('recoveryWrap'),
+        async () => {
+          const id = identity();
+          const version = recorded(id, await create(id, recoverable));
+          const wrap = await backend.wrapForRecovery!(version);
+          if (wrap.outcome !== 'wrapped') assert.fail('not wrapped');
+          const altered = Buffer.from(wrap.wrappedKey);
+          altered[7] = (altered[7] ?? 0) ^ 1;
+          const target = identity();
+          const base = { algorithm: 'AES_256' as const, usages: recoverable.usages, kek: wrap.kek };
+          await assert.rejects(
+            backend.restoreKey!(target, { ...base, wrappedKey: altered, checkValue: wrap.checkValue }),
+            /does not unwrap under the rebuilt key-encryption key/,
+          );
+          await assert.rejects(
+            backend.restoreKey!(target, { ...base, wrappedKey: wrap.wrappedKey, checkValue: '000000' }),
+            /has check value [0-9a-f]{6}, not 000000; nothing was stored/,
+          );
+          assert.equal(await backend.observe(target), undefined);
+        },
+      );
+
+      it('a key not made recoverable is never wrapped', skipIf('recoveryWrap'), async () => {
+        const id = identity();
+        const version = recorded(
+          id,
+          await create(id, { algorithm: 'AES_256', usages: ['encrypt', 'decrypt'] }),
+        );
+        const wrap = await backend.wrapForRecovery!(version);
+        assert.equal(wrap.outcome, 'sealed');
       });
     });
 

@@ -22,5 +22,6 @@ describeConformance({
       'Cloud KMS can enable, disable and (for symmetric keys) choose the primary version, never restrict one to verify',
     immediateDestroy: 'Cloud KMS holds a destroyed version DESTROY_SCHEDULED for at least 24 hours',
     rsaPss: 'a Cloud KMS RSA key is made with one padding; Keyward makes RSA_SIGN_PKCS1 keys',
+    recoveryWrap: 'Cloud KMS never exports key material it generated',
   },
 });

@@ -2,7 +2,7 @@
 // versions the backend holds that status does not record, a KeyBackend pointed at another token, a version planted
 // ahead of a rotation, a rotation spec removed, an archived version gone missing, and spec fields not yet in effect.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { ConditionType, KeyReason } from '../../../src/api/v1alpha1/conditions.ts';
 import type { KeyBackendObject, ManagedKeyObject } from '../../../src/api/v1alpha1/index.ts';
@@ -233,29 +233,19 @@ describe('key integrity', () => {
   });
 
   it('says which spec fields are not in effect yet', async () => {
-    await createKey('recovering', {
+    await createKey('exporting', {
       algorithm: 'RSA_3072',
       usages: ['encrypt', 'decrypt'],
-      recovery: {
-        threshold: 2,
-        custodians: [
-          { name: 'a', publicKey: PEM },
-          { name: 'b', publicKey: PEM },
-        ],
-      },
+      protection: { exportable: true },
     });
     const key = await until(
-      'recovering',
+      'exporting',
       'condition',
       (k) => k.status?.conditions?.some((c) => c.type === ConditionType.SpecInEffect) ?? false,
     );
     const condition = key.status?.conditions?.find((c) => c.type === ConditionType.SpecInEffect);
     assert.ok(condition);
     assert.equal(condition.status, 'False');
-    assert.match(condition.message, /spec\.recovery .* no backup is made/);
+    assert.match(condition.message, /spec\.protection\.exportable: the key is generated non-extractable/);
   });
 });
-
-const PEM = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  .publicKey.export({ format: 'pem', type: 'spki' })
-  .toString();

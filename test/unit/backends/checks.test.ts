@@ -13,6 +13,7 @@ const capabilities: BackendCapabilities = {
   minDestroyDelaySeconds: 0,
   restorable: false,
   lookupBy: 'attributes',
+  recoveryWrap: false,
 };
 const where = 'token "t"';
 

@@ -88,10 +88,28 @@ export const REASON_HELP: Readonly<Record<string, ReasonHelp>> = {
       'The ManagedKey was deleted with deletionPolicy Destroy: every version is disabled and is destroyed at status.destroyTime.',
     todo: 'To keep the key, restore it in the backend before destroyTime (see docs/managed-keys.md).',
   },
-  RecoveryNotInEffect: {
+  SpecNotInEffect: {
     means:
-      'spec.recovery asks for something this version of Keyward does not do yet; the rest of the key works.',
+      'A spec field asks for something this version of Keyward does not do (the message names it); the rest of the key works.',
     todo: 'Remove the field or upgrade to a version that implements it.',
+  },
+  RecoveryUnsupported: {
+    means:
+      'spec.recovery needs a backend that wraps a key inside itself (RFC 5649 key wrap with padding); this KeyBackend cannot, so nothing was generated.',
+    todo: 'Use a PKCS#11 KeyBackend (KeyBackend status.capabilities shows recoveryWrap), or remove spec.recovery before the key is first created.',
+  },
+  BackedUp: {
+    means: 'Every version has its recovery backup: the wrapped key and the custodians’ shares are stored.',
+  },
+  BackupMissing: {
+    means:
+      'A version has no recovery backup: its wrapped copy was never stored (the key stays unsealed until it is).',
+    todo: 'Look at the ManagedKey’s events and the operator log for the failed backup step; it is retried.',
+  },
+  AwaitingDestructionCeremony: {
+    means:
+      'The ManagedKey was deleted with deletionPolicy Destroy and destroyRequiresCeremony: every version is disabled, and nothing is destroyed until a KeyDestruction ceremony reaches its quorum.',
+    todo: 'Create the KeyDestruction ceremony the message names (docs/ceremonies.md).',
   },
   BackendNotReady: {
     means: 'The KeyBackend is not Ready, so the key cannot be reconciled.',
@@ -275,6 +293,34 @@ export const REASON_HELP: Readonly<Record<string, ReasonHelp>> = {
   TranscriptConflict: {
     means: 'The transcript ConfigMap does not continue the ceremony’s recorded chain (changed or replaced).',
     todo: 'Treat it as an incident; the ceremony stops.',
+  },
+  AlreadyDestroyed: { means: 'The ManagedKey the ceremony targets is already destroyed; nothing is done.' },
+  VersionNotFound: {
+    means: 'The ceremony names a version the ManagedKey does not have.',
+    todo: 'Fix spec.target.version (omit it for the current version).',
+  },
+  NoBackup: {
+    means: 'The version has no recovery backup: spec.recovery was not set when it was generated.',
+    todo: 'Nothing can recover it; a key without a backup is never escrowed anywhere.',
+  },
+  BackupNotFound: {
+    means:
+      'The ConfigMap holding the version’s wrapped copy is missing or was retired (emptied when the version was destroyed).',
+    todo: 'Restore the ConfigMap from the cluster’s backup (it is ciphertext), then create the ceremony again.',
+  },
+  BackupMismatch: {
+    means:
+      'The backup ConfigMap does not match what the ManagedKey’s status recorded (check value or KEK authenticator differ): it was changed or replaced.',
+    todo: 'Treat it as an incident; restore the original ConfigMap from a backup.',
+  },
+  CustodianHoldsNoShare: {
+    means:
+      'A custodian the ceremony names (with that public key) was not given a share of this version’s KEK.',
+    todo: 'Name the custodians the backup ConfigMap lists, with the keys they had at generation.',
+  },
+  BackendCannotRestore: {
+    means: 'The KeyBackend to restore into cannot unwrap a recovery backup.',
+    todo: 'Restore into a PKCS#11 KeyBackend whose status.capabilities shows recoveryWrap.',
   },
   DestructionIncomplete: {
     means:

@@ -28,7 +28,8 @@ export const KeyReason = {
   TargetMismatch: 'TargetMismatch',
   PendingGeneration: 'PendingGeneration',
   PendingDestruction: 'PendingDestruction',
-  RecoveryNotInEffect: 'RecoveryNotInEffect',
+  /** A spec field this version of Keyward does not act on (named in the message); the rest of the key works. */
+  SpecNotInEffect: 'SpecNotInEffect',
   /** The backend cannot wrap a key for recovery; nothing is generated. */
   RecoveryUnsupported: 'RecoveryUnsupported',
   /** Every version has its recovery backup. */

@@ -294,7 +294,7 @@ function reportIgnoredSpec(
     condition(
       ConditionType.SpecInEffect,
       'False',
-      KeyReason.RecoveryNotInEffect,
+      KeyReason.SpecNotInEffect,
       `not in effect in this version of Keyward: ${ignored.join('; ')}`,
     );
   } else {

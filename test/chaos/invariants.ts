@@ -49,6 +49,8 @@ export interface TranscriptSnapshot {
 }
 
 export interface WorldSnapshot {
+  /** Trial time (the operators' clock) when the snapshot was taken, ms. */
+  readonly now: number;
   readonly keys: readonly KeySnapshot[];
   readonly objects: readonly BackendObjects[];
   readonly disappearances: readonly Disappearance[];
@@ -70,17 +72,19 @@ export interface Violation {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** Whether status says the key settled: Ready for the spec it was given, or deleted as its policy says. */
-export function converged(key: KeySnapshot): string | undefined {
+/** Why the key has not settled (Ready for the spec it was given, or deleted as its policy says), if it has not. */
+export function converged(key: KeySnapshot, now: number): string | undefined {
   if (key.gone) return undefined;
   if (key.deletionRequestedAt !== undefined) {
-    // Deleted but still here: only a Destroy policy may wait, in PendingDestruction with a destroy time.
+    // Deleted but still here: only a Destroy policy may wait, in PendingDestruction until its destroy time.
     if (
       key.deletionPolicy === 'Destroy' &&
       key.phase === 'PendingDestruction' &&
       key.destroyTime !== undefined
-    )
-      return undefined;
+    ) {
+      if (key.destroyTime > now) return undefined;
+      return `${key.name}: its window ended at ${iso(key.destroyTime)} but it is still there`;
+    }
     return `${key.name} was deleted but is still there (phase ${key.phase ?? 'none'})`;
   }
   if (!key.ready) return `${key.name} is not Ready (phase ${key.phase ?? 'none'})`;
@@ -117,7 +121,7 @@ export function checkInvariants(world: WorldSnapshot): Violation[] {
       if (!held || held.count === 0)
         add('no-lost-version', `${key.name} v${version} is ${state} in status but not in the backend`);
     }
-    const notConverged = converged(key);
+    const notConverged = converged(key, world.now);
     if (notConverged !== undefined) add('status-converged', notConverged);
   }
 

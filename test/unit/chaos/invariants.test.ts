@@ -39,6 +39,7 @@ const chain = [{ step: 'Preparation' }, { step: 'HSM Initialization' }].reduce(
 );
 
 const healthy: WorldSnapshot = {
+  now: T0,
   keys: [key()],
   objects: [
     { uid: 'uid-1', version: 1, count: 1 },
@@ -143,4 +144,7 @@ it('reports status that did not converge', () => {
   }
   const pending = key({ deletionRequestedAt: T0, phase: 'PendingDestruction', destroyTime: T0 + 24 * HOUR });
   assert.deepEqual(invariantsOf({ ...healthy, keys: [pending] }), []);
+  const overdue = { ...healthy, now: T0 + 25 * HOUR, keys: [pending] };
+  assert.deepEqual(invariantsOf(overdue), ['status-converged']);
+  assert.match(checkInvariants(overdue)[0]?.message ?? '', /window ended .* still there/);
 });

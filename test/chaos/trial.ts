@@ -116,6 +116,11 @@ export class Trial {
     moment: { failpoint?: string; delayMs: number },
     timeoutMs = 60_000,
   ): Promise<void> {
+    // A delay counts from when the operator is up (about 2 s of loading and cache sync on a busy machine).
+    if (moment.failpoint === undefined)
+      await operator
+        .waitForLog('operator started', (l) => l.msg === 'operator started', timeoutMs)
+        .catch(() => undefined);
     const wait = moment.failpoint === undefined ? moment.delayMs : timeoutMs;
     const exit = await Promise.race([operator.exited, sleep(wait).then(() => undefined)]);
     if (exit === undefined) {

@@ -8,7 +8,7 @@ export const sigkillGeneration: Scenario = {
   summary: 'SIGKILL the operator while it generates keys (failpoint or random delay), then restart it',
   async run(trial) {
     const { backend } = await pkcs11Backend(trial);
-    const moment = trial.moment(['managedkey-after-generate'], 8_000);
+    const moment = trial.moment(['managedkey-after-generate'], 4_000);
     const crashing = trial.operator('crashing', { failpoints: moment.failpoint ? [moment.failpoint] : [] });
     for (let i = 1, n = trial.prng.int(1, 3); i <= n; i++)
       await trial.createKey(randomKey(trial, `key-${i}`, backend));

@@ -18,19 +18,25 @@ export const tokenUnavailable: Scenario = {
     );
     trial.operator('operator');
     await trial.keyReady('rotating', 1);
-    await trial.patchKey('rotating', { spec: { rotation: { trigger: 't1' } } });
-    for (let i = 1, n = trial.prng.int(1, 2); i <= n; i++)
-      await trial.createKey(randomKey(trial, `key-${i}`, backend));
-    await sleep(trial.prng.int(0, 2_000));
     const tokens = join(softhsm.dir, 'tokens');
     const [tokenDir] = readdirSync(tokens);
     if (tokenDir === undefined) throw new Error(`no token in ${tokens}`);
     const away = join(softhsm.dir, 'away');
-    renameSync(join(tokens, tokenDir), away);
+    // A rotation and new keys asked for just before the token goes, or while it is gone.
+    const work = async (): Promise<void> => {
+      await trial.patchKey('rotating', { spec: { rotation: { trigger: 't1' } } });
+      for (let i = 1, n = trial.prng.int(1, 2); i <= n; i++)
+        await trial.createKey(randomKey(trial, `key-${i}`, backend));
+    };
+    const workFirst = trial.prng.chance(0.5);
     const goneMs = trial.prng.int(2_000, 12_000);
-    trial.note(`token directory moved away for ${goneMs} ms`);
+    if (workFirst) await work();
+    await sleep(trial.prng.int(0, 1_500));
     // The watch reads the token through pkcs11-tool and would see every object vanish: it pauses meanwhile.
     await trial.pauseWatch(async () => {
+      renameSync(join(tokens, tokenDir), away);
+      trial.note(`token directory moved away for ${goneMs} ms`);
+      if (!workFirst) await work();
       await sleep(goneMs);
       renameSync(away, join(tokens, tokenDir));
     });

@@ -8,6 +8,8 @@ import type { TranscriptEntry } from '../../src/ceremony/transcript.ts';
 export interface KeySnapshot {
   readonly name: string;
   readonly uid: string;
+  /** An offline root's key: never Ready (no PIN in the cluster), so its readiness is not part of convergence. */
+  readonly offline?: boolean;
   /** Gone from the API server (its finalizer removed after deletion). */
   readonly gone: boolean;
   readonly deletionPolicy: 'Retain' | 'Disable' | 'Destroy';
@@ -87,6 +89,7 @@ export function converged(key: KeySnapshot, now: number): string | undefined {
     }
     return `${key.name} was deleted but is still there (phase ${key.phase ?? 'none'})`;
   }
+  if (key.offline) return undefined;
   if (!key.ready) return `${key.name} is not Ready (phase ${key.phase ?? 'none'})`;
   if (key.observedGeneration !== key.generation)
     return `${key.name}: observedGeneration ${String(key.observedGeneration)} != generation ${String(key.generation)}`;

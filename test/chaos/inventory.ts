@@ -31,9 +31,10 @@ function tally(found: readonly { uid: string; version: number }[]): BackendObjec
 }
 
 /**
- * Private and secret key objects on the token, by label (a key pair's public half is not counted twice). The token
- * is the trial's own, so an object under a label no tracked key has (a second root key a ceremony made) is counted
- * too, as `label:<label>`.
+ * Private and secret key objects on the token under Keyward's label `<namespace>/<name>/v<N>` (a key pair's public
+ * half is not counted twice). The token is the trial's own, so an object under a name no tracked key has (a second
+ * root key a ceremony made) is counted too, as `label:<namespace>/<name>`. Objects under other labels are not
+ * Keyward's: pkcs11-tool reading SoftHSM2's files while the operator writes one can also list an object half read.
  */
 export function pkcs11Inventory(softhsm: SoftHsm, token: SoftHsmToken, owners: KeyOwners): Inventory {
   return () => {
@@ -42,12 +43,10 @@ export function pkcs11Inventory(softhsm: SoftHsm, token: SoftHsmToken, owners: K
     for (const object of softhsm.listObjects(token)) {
       if (object.kind === 'Public Key') continue;
       const match = /^(.+)\/(.+)\/v(\d+)$/.exec(object.label);
-      const uid = match?.[1] === owners.namespace ? uids.get(match[2] ?? '') : undefined;
-      found.push(
-        uid === undefined
-          ? { uid: `label:${object.label}`, version: 0 }
-          : { uid, version: Number(match?.[3]) },
-      );
+      if (match === null) continue;
+      const [, namespace = '', name = '', version = ''] = match;
+      const uid = namespace === owners.namespace ? uids.get(name) : undefined;
+      found.push({ uid: uid ?? `label:${namespace}/${name}`, version: Number(version) });
     }
     return Promise.resolve(tally(found));
   };

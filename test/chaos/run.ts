@@ -66,6 +66,9 @@ for (let i = 0; i < trials; i++) {
   for (const v of violations) process.stdout.write(`  violation ${v.invariant}: ${v.message}\n`);
   if (error) process.stdout.write(`  error: ${error}\n`);
   process.stdout.write(`  what happened:\n${trial.story.map((line) => `    ${line}`).join('\n')}\n`);
+  const warnings = trial.operatorWarnings();
+  if (warnings.length > 0)
+    process.stdout.write(`  operators' last warnings:\n${warnings.map((l) => `    ${l}`).join('\n')}\n`);
 }
 await world.close();
 const total = ((performance.now() - startedAt) / 1000).toFixed(0);

@@ -34,6 +34,7 @@ export type Inventory = () => Promise<BackendObjects[]>;
 interface TrackedKey {
   readonly name: string;
   readonly uid: string;
+  readonly offline?: boolean;
   deletionRequestedAt?: number;
   last?: ManagedKeyObject;
 }
@@ -146,6 +147,16 @@ export class Trial {
     return { delayMs };
   }
 
+  /** The last warnings and errors each operator logged (what a failed trial prints). */
+  operatorWarnings(perOperator = 8): string[] {
+    return this.#operators.flatMap((operator) =>
+      operator.logs
+        .filter((line) => line.level === 'warn' || line.level === 'error' || 'text' in line)
+        .slice(-perOperator)
+        .map((line) => `[${operator.name}] ${JSON.stringify(line)}`),
+    );
+  }
+
   async stopOperators(): Promise<void> {
     for (const operator of this.#operators)
       if (operator.child.exitCode === null) operator.child.kill('SIGTERM');
@@ -178,10 +189,13 @@ export class Trial {
     return new Map([...this.#keys.values()].map((k) => [k.name, k.uid]));
   }
 
-  /** A key the operator made itself (a ceremony's root key), tracked like the trial's own. */
-  async trackKey(name: string): Promise<void> {
+  /**
+   * A key the operator made itself (a ceremony's root key), tracked like the trial's own; an offline one (its PIN
+   * held only by the custodians) is never Ready, so only its objects are checked, not its readiness.
+   */
+  async trackKey(name: string, options: { offline?: boolean } = {}): Promise<void> {
     const key = await this.client.get<ManagedKeyObject>(managedKeyType, name, this.namespace);
-    this.#keys.set(name, { name, uid: key.metadata.uid ?? '', last: key });
+    this.#keys.set(name, { name, uid: key.metadata.uid ?? '', last: key, offline: options.offline === true });
   }
 
   trackCeremony(name: string): void {
@@ -216,12 +230,16 @@ export class Trial {
   }
 
   /**
-   * Watches the backend from now on: every poll reads the inventory, and a version whose objects were there and
-   * are no longer is recorded as a disappearance at the trial's time.
+   * Watches the backend from now on: every poll reads the inventory, and a version whose objects were there and are
+   * missing from two polls in a row is recorded as a disappearance at the trial's time of the first. (One poll is
+   * not enough: pkcs11-tool reading SoftHSM2's files while the operator rewrites an object can miss it.)
    */
   watchBackend(inventory: Inventory): void {
     this.#inventory = inventory;
     const seen = new Map<string, number>();
+    const missing = new Map<string, { at: number; polls: number }>();
+    const versions = new Map<string, { uid: string; version: number }>();
+    const versionId = (o: { uid: string; version: number }): string => `${o.uid} v${String(o.version)}`;
     const poll = async (): Promise<void> => {
       while (!this.#stopWatching) {
         const epoch = this.#pauseEpoch;
@@ -229,15 +247,23 @@ export class Trial {
         // A read that overlapped a pause saw the backend taken away: it does not count.
         const objects = epoch === this.#pauseEpoch ? read : undefined;
         if (objects) {
-          const now = new Map(objects.map((o) => [`${o.uid}/${String(o.version)}`, o.count]));
+          const now = new Map(objects.map((o) => [versionId(o), o.count]));
+          for (const o of objects) versions.set(versionId(o), o);
           for (const [id, count] of seen) {
-            if ((now.get(id) ?? 0) < count) {
-              const [uid = '', version = '0'] = id.split('/');
-              this.#disappearances.push({ uid, version: Number(version), at: this.now() });
+            if ((now.get(id) ?? 0) >= count) {
+              missing.delete(id);
+              continue;
             }
+            const gone = missing.get(id) ?? { at: this.now(), polls: 0 };
+            gone.polls += 1;
+            missing.set(id, gone);
+            if (gone.polls < 2) continue;
+            const { uid = '', version = 0 } = versions.get(id) ?? {};
+            this.#disappearances.push({ uid, version, at: gone.at });
+            missing.delete(id);
+            seen.delete(id);
           }
-          seen.clear();
-          for (const [id, count] of now) if (count > 0) seen.set(id, count);
+          for (const [id, count] of now) if (count > 0 && !missing.has(id)) seen.set(id, count);
         }
         await sleep(250);
       }
@@ -268,6 +294,7 @@ export class Trial {
       keys.push({
         name: tracked.name,
         uid: object.metadata.uid ?? '',
+        ...(tracked.offline ? { offline: true } : {}),
         gone: current === undefined,
         deletionPolicy: object.spec.deletionPolicy,
         destroyAfterMs: parseDuration(object.spec.destroyAfter),

@@ -121,7 +121,7 @@ export const sigkillCeremony: Scenario = {
     const secret = await combineShares(shares.slice(0, 3));
     const pin = tokenPins(secret, ceremony.metadata.uid ?? '').user.toString('ascii');
     secret.fill(0);
-    if (ceremony.status?.phase === 'Completed') await trial.trackKey(`${NAME}-key`);
+    if (ceremony.status?.phase === 'Completed') await trial.trackKey(`${NAME}-key`, { offline: true });
     const token = { label, pin, soPin: '', slotId: 0 };
     trial.watchBackend(pkcs11Inventory(softhsm, token, trial));
   },

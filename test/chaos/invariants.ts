@@ -23,6 +23,8 @@ export interface KeySnapshot {
   readonly observedGeneration?: number;
   readonly ready: boolean;
   readonly phase?: string;
+  /** A rotation that failed is tried again then (status.nextRotationTime with failedRotationAttempts), ms. */
+  readonly rotationRetryAt?: number;
   /** status.versions. */
   readonly versions: readonly { readonly version: number; readonly state: string }[];
 }
@@ -72,6 +74,9 @@ export interface Violation {
   readonly message: string;
 }
 
+/** The longest a failed rotation waits before it is tried again (src/controllers/managedkey/rotation.ts). */
+const MAX_BACKOFF_MS = 24 * 3_600_000;
+
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 /** Why the key has not settled (Ready for the spec it was given, or deleted as its policy says), if it has not. */
@@ -93,7 +98,14 @@ export function converged(key: KeySnapshot, now: number): string | undefined {
   if (!key.ready) return `${key.name} is not Ready (phase ${key.phase ?? 'none'})`;
   if (key.observedGeneration !== key.generation)
     return `${key.name}: observedGeneration ${String(key.observedGeneration)} != generation ${String(key.generation)}`;
-  if (key.versions.some((v) => v.state === 'Generating')) return `${key.name}: a version is still Generating`;
+  // A version stays in flight while a failed rotation backs off (1 h doubling up to a day): settled, if the retry
+  // is set within the backoff's bound.
+  const retrying =
+    key.rotationRetryAt !== undefined &&
+    key.rotationRetryAt > now &&
+    key.rotationRetryAt <= now + MAX_BACKOFF_MS;
+  if (!retrying && key.versions.some((v) => v.state === 'Generating'))
+    return `${key.name}: a version is still Generating`;
   return undefined;
 }
 

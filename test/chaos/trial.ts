@@ -306,6 +306,9 @@ export class Trial {
         observedGeneration: object.status?.observedGeneration,
         ready: object.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
         phase: object.status?.phase,
+        ...((object.status?.failedRotationAttempts ?? 0) > 0 && object.status?.nextRotationTime
+          ? { rotationRetryAt: Date.parse(object.status.nextRotationTime) }
+          : {}),
         versions: (object.status?.versions ?? []).map((v) => ({ version: v.version, state: v.state })),
       });
     }

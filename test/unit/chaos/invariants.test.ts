@@ -142,6 +142,13 @@ it('reports status that did not converge', () => {
       JSON.stringify(overrides),
     );
   }
+  const backingOff = key({
+    versions: [{ version: 3, state: 'Generating' }, ...key().versions],
+    rotationRetryAt: T0 + HOUR,
+  });
+  assert.deepEqual(invariantsOf({ ...healthy, keys: [backingOff] }), []);
+  const yearLater = key({ ...backingOff, rotationRetryAt: T0 + 8760 * HOUR });
+  assert.deepEqual(invariantsOf({ ...healthy, keys: [yearLater] }), ['status-converged']);
   const pending = key({ deletionRequestedAt: T0, phase: 'PendingDestruction', destroyTime: T0 + 24 * HOUR });
   assert.deepEqual(invariantsOf({ ...healthy, keys: [pending] }), []);
   const overdue = { ...healthy, now: T0 + 25 * HOUR, keys: [pending] };

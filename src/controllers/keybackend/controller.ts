@@ -34,8 +34,16 @@ const OFFLINE: Unavailable = {
   transient: false,
 };
 
-/** Failures that trying again with the same credential could make worse (a PIN counter run down to a lock). */
-const REJECTED_CREDENTIALS: ReadonlySet<string> = new Set(['PinIncorrect', 'PinLocked', 'PermissionDenied']);
+/**
+ * Failures kept until the KeyBackend or its Secret changes: a refused credential (trying it again runs a PIN counter
+ * down to a lock), and a declared FIPS level the target does not meet (only an edit of the declaration fixes it).
+ */
+const HELD_UNTIL_CHANGE: ReadonlySet<string> = new Set([
+  'PinIncorrect',
+  'PinLocked',
+  'PermissionDenied',
+  'FipsLevelOverstated',
+]);
 
 /** First retry of a transient connection failure; doubles up to the health check interval. */
 const RETRY_BASE_MS = 5_000;
@@ -68,8 +76,8 @@ export function keyBackendController({
       let health: BackendHealth | undefined;
       if ('unavailable' in credential) {
         state = { ready: false, ...credential.unavailable };
-      } else if (current && !current.state.ready && REJECTED_CREDENTIALS.has(current.state.reason)) {
-        state = current.state; // the same credential was refused: wait for a change
+      } else if (current && !current.state.ready && HELD_UNTIL_CHANGE.has(current.state.reason)) {
+        state = current.state; // only a change can fix it: wait for one
       } else {
         if (!current?.state.ready)
           context.log.info('connecting to the backend', { backend: backendKind(keyBackend.spec) });

@@ -23,6 +23,11 @@ echo "== tests" >&2
 npm exec -- node --test --test-concurrency=1 --test-reporter=spec \
   'test/unit/**/*.test.ts' 'test/integration/**/*.test.ts'
 
+# Seeded fault injection (SIGKILL, control plane restart, leader kill, a ceremony killed mid-step); the full run is
+# npm run test:chaos -- --trials 50 (docs/development.md, Chaos tests).
+echo "== chaos (bounded)" >&2
+npm run -s test:chaos -- --trials 5 --seed 1023
+
 # The Helm chart rendered and applied, the operator run with its exact arguments as its ServiceAccount, the image's
 # production build, the Argo CD health checks (helm, promtool and glua are built once into ~/.cache/keyward/tools).
 echo "== chart, image and GitOps checks" >&2

@@ -14,6 +14,7 @@ import { KubeConfigError, loadKubeConfig } from '../kube/config.ts';
 import { OperatorMetrics } from '../metrics/registry.ts';
 import { metricsHandler, probesHandler, serve } from '../server/http.ts';
 import type { RunningServer } from '../server/http.ts';
+import type { Clock } from './clock.ts';
 import { Manager } from './manager.ts';
 import type { ControllerFactory } from './manager.ts';
 
@@ -22,10 +23,12 @@ const inClusterNamespaceFile = '/var/run/secrets/kubernetes.io/serviceaccount/na
 export interface OperatorRun {
   argv: readonly string[];
   controllers: readonly ControllerFactory[];
+  /** The system clock unless given: the chaos tests run an operator a destroy window ahead (test/chaos). */
+  clock?: Clock;
 }
 
 /** Runs until a signal or a fatal condition; returns the process exit code. */
-export async function runOperator({ argv, controllers }: OperatorRun): Promise<number> {
+export async function runOperator({ argv, controllers, clock }: OperatorRun): Promise<number> {
   let parsed;
   try {
     parsed = parseCommandLine(argv, { inClusterNamespace: readInClusterNamespace() });
@@ -68,6 +71,7 @@ export async function runOperator({ argv, controllers }: OperatorRun): Promise<n
   const identity = `${hostname()}_${crypto.randomUUID()}`;
   const manager = new Manager({
     client,
+    clock,
     log,
     metrics,
     watchNamespace: config.watchNamespace,

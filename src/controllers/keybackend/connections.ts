@@ -6,7 +6,7 @@ import type { BackendCapabilities, KeyBackend } from '../../backends/backend.ts'
 export interface Unavailable {
   reason: string;
   message: string;
-  /** Whether trying again can help without a change to the KeyBackend or its Secret (false for a wrong PIN). */
+  /** Whether to try again soon, backing off (true), or only at the next health check (false: no such token). */
   transient: boolean;
 }
 

@@ -1,9 +1,11 @@
 // The KeyBackend controller: connects to the backend a KeyBackend describes, with the credential from its Secret,
 // checks it every healthCheckInterval, and reports what it is and can do in status.
 //
-// A connection is made from one generation of the KeyBackend and one resourceVersion of its Secret. A failure that
-// retrying cannot fix (a wrong PIN, a missing module) is not retried until one of them changes: HSM partitions lock a
-// PIN after a few wrong attempts, so offering the same wrong PIN again would lock the partition.
+// A connection is made from one generation of the KeyBackend and one resourceVersion of its Secret. A rejected
+// credential (a wrong or locked PIN, access denied) is not offered again until one of them changes: HSM partitions
+// lock a PIN after a few wrong attempts. Other failures that backing off cannot fix (no such token, module or key
+// ring) are looked at again every healthCheckInterval, since the backend itself may change: a network HSM's
+// partition comes back, a token is plugged in again.
 import { KeyBackend as KeyBackendResource } from '../../api/v1alpha1/keybackend.ts';
 import type { KeyBackendObject, KeyBackendStatus } from '../../api/v1alpha1/keybackend.ts';
 import { ConditionType } from '../../api/v1alpha1/conditions.ts';
@@ -31,6 +33,17 @@ const OFFLINE: Unavailable = {
     'offline root: its token is activated by a KeyCeremony, and no PIN of it is stored in the cluster; only a quorum of custodians can use its keys',
   transient: false,
 };
+
+/**
+ * Failures kept until the KeyBackend or its Secret changes: a refused credential (trying it again runs a PIN counter
+ * down to a lock), and a declared FIPS level the target does not meet (only an edit of the declaration fixes it).
+ */
+const HELD_UNTIL_CHANGE: ReadonlySet<string> = new Set([
+  'PinIncorrect',
+  'PinLocked',
+  'PermissionDenied',
+  'FipsLevelOverstated',
+]);
 
 /** First retry of a transient connection failure; doubles up to the health check interval. */
 const RETRY_BASE_MS = 5_000;
@@ -66,8 +79,8 @@ export function keyBackendController({
       let health: BackendHealth | undefined;
       if ('unavailable' in credential) {
         state = { ready: false, ...credential.unavailable };
-      } else if (current && !current.state.ready && !current.state.transient) {
-        state = current.state; // the same configuration failed for good: wait for a change
+      } else if (current && !current.state.ready && HELD_UNTIL_CHANGE.has(current.state.reason)) {
+        state = current.state; // only a change can fix it: wait for one
       } else {
         if (!current?.state.ready)
           context.log.info('connecting to the backend', { backend: backendKind(keyBackend.spec) });

@@ -58,10 +58,18 @@ export function planRotation(key: ManagedKeyObject, status: ManagedKeyStatus, no
         }
       : {}),
   };
-  if (retryAt !== undefined && now < retryAt) return { ...plan, backingOff: true };
-  if (rotation.trigger !== undefined && rotation.trigger !== status.lastRotationTrigger)
-    return { ...plan, due: 'trigger' };
-  if (request !== undefined && request !== status.lastRotationRequest) return { ...plan, due: 'request' };
+  const requested =
+    rotation.trigger !== undefined && rotation.trigger !== status.lastRotationTrigger
+      ? ('trigger' as const)
+      : request !== undefined && request !== status.lastRotationRequest
+        ? ('request' as const)
+        : undefined;
+  if (retryAt !== undefined && now < retryAt) {
+    // A trigger or request that failed is tried again when the backoff ends, not at the next periodic time: the
+    // schedule written from this plan is also the retry time the next reconcile reads.
+    return { ...plan, ...(requested ? { next: Math.min(plan.next ?? retryAt, retryAt) } : {}), backingOff: true };
+  }
+  if (requested) return { ...plan, due: requested };
   if (opening === undefined || now < opening) return plan;
   // Due: rotate if a window is open now; otherwise wait for the next one to open.
   const openNow = nextWindowOpening(windows, now, period);

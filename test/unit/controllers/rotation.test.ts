@@ -91,6 +91,21 @@ describe('planRotation', () => {
       T0 + 723 * HOUR,
     );
   });
+
+  it('retries a failed trigger rotation when the backoff ends, not a cryptoperiod later', () => {
+    // Found by the chaos scenario token-unavailable (seed 102): the schedule written while backing off was the
+    // period's, so the next reconcile read the retry as a cryptoperiod away and the new version stayed Generating.
+    const k = key({ trigger: 'b' });
+    const failed = recordRotationFailure(
+      status([version(1, 'Active', T0)], { lastRotationTrigger: 'a' }),
+      T0 + HOUR,
+    );
+    const waiting = planRotation(k, failed, T0 + HOUR + 60_000);
+    assert.equal(waiting.backingOff, true);
+    assert.equal(waiting.next, T0 + 2 * HOUR);
+    const scheduled = { ...failed, nextRotationTime: iso(waiting.next ?? 0) };
+    assert.equal(planRotation(k, scheduled, T0 + 2 * HOUR).due, 'trigger');
+  });
 });
 
 describe('planRotation inside maintenance windows', () => {

@@ -1,14 +1,17 @@
 // Keyward's scale benchmark (issue 15). Not part of the test suite:
 //
 //   KEYWARD_TESTENV_DIR=... npm run testenv:up
-//   npm run bench -- [--keys N] [--quiet-seconds S] [--out DIR] [--profile-dir DIR] [--operator-arg=--flag ...]
+//   npm run bench -- [--keys N] [--quiet-seconds S] [--out DIR] [--profile-dir DIR] [--operator dist|source]
+//                    [--operator-arg=--flag ...]
 //
-// Against the real control plane and a SoftHSM2 token, with the operator as a real child process (src/main.ts),
+// Against the real control plane and a SoftHSM2 token, with the operator as a real child process (dist/main.js, or
+// src/main.ts with --operator source),
 // and baselines measured in the same run: raw generation through pkcs11js on a token of the same size, and one
 // plain list of the N ManagedKeys. Writes bench/results/<date>.md and bench/results/latest.json.
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ManagedKeyObject } from '../src/api/v1alpha1/index.ts';
@@ -20,7 +23,12 @@ import { clientFor } from '../test/fixtures/runtime-env.ts';
 import { managedKeyManifest, setUpSoftHsmBackend } from '../test/support/keyward.ts';
 import { SoftHsm } from '../test/support/softhsm.ts';
 import { ApiServerMetrics, countsSince } from './apiserver.ts';
-import { type BenchOperator, startBenchOperator } from './operator.ts';
+import {
+  type BenchOperator,
+  type OperatorBuild,
+  operatorEntryPoint,
+  startBenchOperator,
+} from './operator.ts';
 import { bucketDelta, buckets, quantile, sum, type Sample } from './prometheus.ts';
 import { RawToken } from './raw-generation.ts';
 import { type Results, writeResults } from './results.ts';
@@ -32,6 +40,8 @@ const { values } = parseArgs({
     'quiet-seconds': { type: 'string', default: '30' },
     out: { type: 'string', default: new URL('results/', import.meta.url).pathname },
     'operator-arg': { type: 'string', multiple: true, default: [] },
+    /** dist: the compiled JavaScript the image runs (built first); source: src/main.ts, types stripped by Node. */
+    operator: { type: 'string', default: 'dist' },
     /** Writes the operators' CPU profiles (--cpu-prof) and a heap snapshot of each before it stops. */
     'profile-dir': { type: 'string' },
   },
@@ -40,6 +50,15 @@ const N = Number(values.keys);
 const QUIET_SECONDS = Number(values['quiet-seconds']);
 if (!Number.isSafeInteger(N) || N < 1)
   throw new Error(`--keys must be a positive integer, got ${values.keys}`);
+if (values.operator !== 'dist' && values.operator !== 'source')
+  throw new Error(`--operator must be dist or source, got ${values.operator}`);
+const operatorBuild: OperatorBuild = values.operator;
+const operatorScript = operatorEntryPoint(operatorBuild);
+/** The machine is shared: its 1, 5 and 15 minute load averages at the end of each phase. */
+const loadAverages: Record<string, number[]> = {};
+const recordLoad = (phase: string): void => {
+  loadAverages[phase] = loadavg().map((l) => Math.round(l * 100) / 100);
+};
 /** Generations in flight: the operator's ManagedKey workers (and the backend's default session pool). */
 const PARALLEL = 4;
 /** Client requests the benchmark keeps in flight while applying N objects "at once". */
@@ -101,6 +120,7 @@ const rawRotate = await raw.generate('EC_P256', N, BLOCK);
 const rawRsaFull = await raw.generate('RSA_2048', RSA_SAMPLE, RSA_SAMPLE);
 raw.close();
 rawHsm.cleanup();
+recordLoad('raw generation');
 log(
   `raw EC_P256: ${rawCreate.seconds.toFixed(1)} s for keys 0..${N}, ${rawRotate.seconds.toFixed(1)} s for ${N}..${2 * N}`,
 );
@@ -121,6 +141,14 @@ const operatorArgs = values['operator-arg'];
 const profileDir = values['profile-dir'];
 if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
 const peaks: number[] = [];
+/** Where each operator's memory was just before it stopped (its own process metrics), MB. */
+const memoryAtStop: Record<string, number>[] = [];
+const MEMORY_METRICS = {
+  rss: 'process_resident_memory_bytes',
+  heapTotal: 'nodejs_heap_size_total_bytes',
+  heapUsed: 'nodejs_heap_size_used_bytes',
+  external: 'nodejs_external_memory_bytes',
+};
 
 async function waitForBackendReady(): Promise<void> {
   for (;;) {
@@ -143,6 +171,12 @@ const observed = (samples: Sample[]): number =>
 
 async function stopOperator(operator: BenchOperator): Promise<void> {
   peaks.push(operator.peakRssMb());
+  const samples = await operator.metrics();
+  memoryAtStop.push(
+    Object.fromEntries(
+      Object.entries(MEMORY_METRICS).map(([what, name]) => [what, Math.round(sum(samples, name) / 1e5) / 10]),
+    ),
+  );
   await operator.stop();
 }
 
@@ -152,6 +186,7 @@ let operator = await startBenchOperator(
   setup.kubeconfigPath,
   namespace,
   operatorArgs,
+  operatorScript,
   profileDir,
 );
 await waitForBackendReady();
@@ -179,6 +214,7 @@ const createCounts = countsSince(await apiServer.counts(), countsBefore);
 // The benchmark's own requests (its creates; the scrape of /metrics itself) are not the operator's.
 const operatorRequests = createCounts.total - (ownRequests - ownBefore) - 1;
 const reconcileCreate = bucketDelta(reconcileBuckets(await operator.metrics()), reconcileBefore);
+recordLoad('creation');
 log(`all ${N} Ready after ${createSeconds.toFixed(1)} s (applied in ${appliedSeconds.toFixed(1)} s)`);
 
 // 4. Quiet period: nothing changes, so nothing should be written.
@@ -195,7 +231,14 @@ const listSeconds = since(started);
 if (listed.items.length !== N) throw new Error(`listed ${listed.items.length} ManagedKeys, expected ${N}`);
 countsBefore = await apiServer.counts();
 started = performance.now();
-operator = await startBenchOperator('operator-2', setup.kubeconfigPath, namespace, operatorArgs, profileDir);
+operator = await startBenchOperator(
+  'operator-2',
+  setup.kubeconfigPath,
+  namespace,
+  operatorArgs,
+  operatorScript,
+  profileDir,
+);
 const metricsUpSeconds = since(started);
 // Scraped every 250 ms: with per-key metrics a scrape at 10,000 keys is itself work for the operator.
 let resyncScrapes = 0;
@@ -205,6 +248,7 @@ for (; ; resyncScrapes++) {
 }
 const resyncSeconds = since(started);
 const resyncWrites = countsSince(await apiServer.counts(), countsBefore).keywardWrites;
+recordLoad('resync');
 const workersLine = operator.process.logs.find(
   (l) => l.msg === 'starting workers' && l.controller === 'managedkey',
 );
@@ -231,6 +275,7 @@ const rotationWaveSeconds = since(started);
 const waveCounts = countsSince(await apiServer.counts(), countsBefore);
 const waveOperatorRequests = waveCounts.total - (ownRequests - ownBefore) - 1;
 const reconcileWave = bucketDelta(reconcileBuckets(await operator.metrics()), reconcileBeforeWave);
+recordLoad('rotation wave');
 log(`rotation wave done after ${rotationWaveSeconds.toFixed(1)} s`);
 await stopOperator(operator);
 tracker.stop();
@@ -259,6 +304,7 @@ const results: Results = {
   quietSeconds: QUIET_SECONDS,
   peakRssMb: Math.max(...peaks),
   peakRssMbByProcess: peaks,
+  memoryAtStop,
   reconcileP50Ms: ms(quantile(0.5, reconcileCreate)),
   reconcileP99Ms: ms(quantile(0.99, reconcileCreate)),
   reconcileWaveP50Ms: ms(quantile(0.5, reconcileWave)),
@@ -270,6 +316,8 @@ const results: Results = {
   apiRequestsPerKeyRotation: waveOperatorRequests / N,
   raw: { rawCreate, rawRotate, rawRsaEmpty, rawRsaFull },
   operatorArgs,
+  operatorBuild,
+  loadAverages,
 };
 const written = writeResults(values.out, results);
 log(`results: ${written.join(', ')}`);

@@ -22,6 +22,8 @@ export interface Results {
   readonly resyncWritesSettled: number;
   /** Scrapes of the operator's /metrics while waiting for the resync (they cost the operator too). */
   readonly resyncScrapes?: number;
+  /** Seconds from the restarted operator's spawn to each step of its start, from its logs. */
+  readonly resyncTimeline: Readonly<Record<string, number>>;
   readonly steadyStateWrites: number;
   readonly quietSeconds: number;
   readonly peakRssMb: number;
@@ -166,6 +168,9 @@ export function writeResults(dir: string, r: Results): string[] {
     `- reconcile latency (managedkey, creation): p50 ${r.reconcileP50Ms ?? '-'} ms, p99 ${r.reconcileP99Ms ?? '-'} ms; rotation wave: p50 ${r.reconcileWaveP50Ms ?? '-'} ms, p99 ${r.reconcileWaveP99Ms ?? '-'} ms`,
     `- steadyStateWrites: ${r.steadyStateWrites} over ${r.quietSeconds} s after convergence`,
     `- resync after a restart: ${fixed(r.resyncSeconds)} s from spawning the process until every key was observed in the token (its metrics endpoint was up after ${fixed(r.resyncMetricsUpSeconds)} s); one list of the ${r.keys} ManagedKeys: ${fixed(r.listSeconds, 3)} s; ratio ${fixed(r.resyncRatio, 1)}; writes ${r.resyncWrites} (${r.resyncWritesSettled} within 5 s more)`,
+    `- the restarted operator's start, seconds after spawn: ${Object.entries(r.resyncTimeline)
+      .map(([step, s]) => `${step} ${fixed(s)}`)
+      .join(', ')}; every key observed ${fixed(r.resyncSeconds)}`,
     `- peak RSS of the operator (VmHWM): ${r.peakRssMbByProcess.map((p, i) => `${fixed(p, 1)} MiB (${PROCESS_ROLES[i] ?? 'operator'})`).join(', ')}`,
     `- memory just before each operator stopped (MB): ${r.memoryAtStop
       .map((m) =>

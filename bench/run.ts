@@ -169,6 +169,15 @@ const observed = (samples: Sample[]): number =>
     (l) => l.operation === 'observe' && l.outcome === 'success',
   );
 
+/** Log lines that mark the steps of an operator's start, in order ('synced': the last informer to sync). */
+const RESYNC_STEPS = [
+  'operator started',
+  'acquired the lease; leading',
+  'synced',
+  'connecting to the backend',
+  'starting workers',
+];
+
 async function stopOperator(operator: BenchOperator): Promise<void> {
   peaks.push(operator.peakRssMb());
   const samples = await operator.metrics();
@@ -231,6 +240,7 @@ const listSeconds = since(started);
 if (listed.items.length !== N) throw new Error(`listed ${listed.items.length} ManagedKeys, expected ${N}`);
 countsBefore = await apiServer.counts();
 started = performance.now();
+const spawnedAt = Date.now();
 operator = await startBenchOperator(
   'operator-2',
   setup.kubeconfigPath,
@@ -251,6 +261,13 @@ const resyncWrites = countsSince(await apiServer.counts(), countsBefore).keyward
 recordLoad('resync');
 const workersLine = operator.process.logs.find(
   (l) => l.msg === 'starting workers' && l.controller === 'managedkey',
+);
+/** Seconds from spawn to each step of the restarted operator's start (the last line of each, from its logs). */
+const resyncTimeline = Object.fromEntries(
+  RESYNC_STEPS.flatMap((msg) => {
+    const ts = operator.process.logs.findLast((l) => l.msg === msg)?.ts;
+    return typeof ts === 'string' ? [[msg, (Date.parse(ts) - spawnedAt) / 1000]] : [];
+  }),
 );
 log(`resync: every key observed ${resyncSeconds.toFixed(2)} s after the restart; ${resyncWrites} writes`);
 await sleep(5_000);
@@ -300,6 +317,7 @@ const results: Results = {
   resyncWrites,
   resyncWritesSettled,
   resyncScrapes,
+  resyncTimeline,
   steadyStateWrites,
   quietSeconds: QUIET_SECONDS,
   peakRssMb: Math.max(...peaks),

@@ -7,7 +7,7 @@
 import { isAsymmetric } from '../../api/algorithms.ts';
 import { ConditionType, KeyReason } from '../../api/v1alpha1/conditions.ts';
 import type { KeyBackendObject } from '../../api/v1alpha1/keybackend.ts';
-import type { ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
+import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
 import type { KeyBackend } from '../../backends/backend.ts';
 import { isBackendError } from '../../backends/errors.ts';
 import { matchesLabelSelector } from '../../kube/label-selector.ts';
@@ -27,7 +27,7 @@ import { ageAndDestroy, ensureFirstVersion, rotateIfDue } from './lifecycle.ts';
 import type { RotationCounter } from './lifecycle.ts';
 import { KEY_FINALIZER, managedKeyType } from './names.ts';
 import { nextLifecycleEvent } from './rotation.ts';
-import { VersionIntegrityError, verifyVersions } from './verification.ts';
+import { VersionIntegrityError, markCreated, verifyVersions } from './verification.ts';
 
 export { KEY_FINALIZER, managedKeyType } from './names.ts';
 
@@ -170,9 +170,12 @@ async function reconcileKey(
   reportIgnoredSpec(key, condition, status);
 
   const save = (next: ManagedKeyStatus) => writer.write(context, next);
+  const created = (entry: KeyVersion): void => {
+    markCreated(verified, key, entry, backend);
+  };
   try {
     if (!status.currentVersion) {
-      const first = await ensureFirstVersion(key, status, now, { backend, context, save });
+      const first = await ensureFirstVersion(key, status, now, { backend, context, save, created });
       Object.assign(status, first.status);
       if (!first.done) {
         condition(ConditionType.Ready, 'False', KeyReason.PendingGeneration, first.message);
@@ -201,6 +204,7 @@ async function reconcileKey(
         backend,
         context,
         save,
+        created,
         countRotation: deps.countRotation,
       });
       const scheduledBefore = status.nextRotationTime;

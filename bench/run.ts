@@ -59,7 +59,7 @@ const loadAverages: Record<string, number[]> = {};
 const recordLoad = (phase: string): void => {
   loadAverages[phase] = loadavg().map((l) => Math.round(l * 100) / 100);
 };
-/** Generations in flight: the operator's ManagedKey workers (and the backend's default session pool). */
+/** Generations in flight: the backend's default session pool (maxSessions 4), the most the operator has at once. */
 const PARALLEL = 4;
 /** Client requests the benchmark keeps in flight while applying N objects "at once". */
 const APPLY_PARALLEL = 32;

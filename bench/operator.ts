@@ -5,7 +5,7 @@
 // runs src/main.ts with Node's type stripping, as the tests do.
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   baseArgs,
@@ -42,6 +42,7 @@ export async function startBenchOperator(
   namespace: string,
   extraArgs: readonly string[],
   script: string,
+  logFile: string,
   profileDir?: string,
 ): Promise<BenchOperator> {
   const args = [
@@ -58,6 +59,10 @@ export async function startBenchOperator(
           NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir} --diagnostic-dir=${profileDir} --heapsnapshot-signal=SIGUSR2`,
         };
   const process_ = startOperator(name, args, { script, env });
+  // Its log, kept next to the results (a crashed run is explained by it).
+  void process_.exited.then(() => {
+    writeFileSync(logFile, process_.logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  });
   const pid = process_.child.pid;
   if (pid === undefined) throw new Error(`${name} did not start`);
   const metricsUrl = `${await process_.url('metrics')}/metrics`;

@@ -30,6 +30,8 @@ export interface Results {
   readonly peakRssMbByProcess: readonly number[];
   /** Each operator's rss, heapTotal, heapUsed and external memory (MB) just before it stopped. */
   readonly memoryAtStop: readonly Readonly<Record<string, number>>[];
+  /** The operator's CPU time in each phase (the restarted one's from its spawn until every key was observed). */
+  readonly operatorCpuSeconds: Readonly<Record<'creation' | 'resync' | 'rotationWave', number>>;
   readonly reconcileP50Ms: number | undefined;
   readonly reconcileP99Ms: number | undefined;
   readonly reconcileWaveP50Ms: number | undefined;
@@ -166,6 +168,7 @@ export function writeResults(dir: string, r: Results): string[] {
     `- createOverheadRatio: ${fixed(r.createOverheadRatio)}`,
     `- API requests per key (apiserver_request_total, less the benchmark's own): ${fixed(r.apiRequestsPerKey, 1)} at creation, ${fixed(r.apiRequestsPerKeyRotation, 1)} in the rotation wave`,
     `- reconcile latency (managedkey, creation): p50 ${r.reconcileP50Ms ?? '-'} ms, p99 ${r.reconcileP99Ms ?? '-'} ms; rotation wave: p50 ${r.reconcileWaveP50Ms ?? '-'} ms, p99 ${r.reconcileWaveP99Ms ?? '-'} ms`,
+    `- operator CPU time (user + system): creation ${fixed(r.operatorCpuSeconds.creation, 1)} s (${fixed((r.operatorCpuSeconds.creation * 1000) / r.keys, 1)} ms a key), resync ${fixed(r.operatorCpuSeconds.resync, 1)} s from spawn, rotation wave ${fixed(r.operatorCpuSeconds.rotationWave, 1)} s (${fixed((r.operatorCpuSeconds.rotationWave * 1000) / r.keys, 1)} ms a key)`,
     `- steadyStateWrites: ${r.steadyStateWrites} over ${r.quietSeconds} s after convergence`,
     `- resync after a restart: ${fixed(r.resyncSeconds)} s from spawning the process until every key was observed in the token (its metrics endpoint was up after ${fixed(r.resyncMetricsUpSeconds)} s); one list of the ${r.keys} ManagedKeys: ${fixed(r.listSeconds, 3)} s; ratio ${fixed(r.resyncRatio, 1)}; writes ${r.resyncWrites} (${r.resyncWritesSettled} within 5 s more)`,
     `- the restarted operator's start, seconds after spawn: ${Object.entries(r.resyncTimeline)

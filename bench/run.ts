@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ManagedKeyObject } from '../src/api/v1alpha1/index.ts';
@@ -54,6 +55,7 @@ if (values.operator !== 'dist' && values.operator !== 'source')
   throw new Error(`--operator must be dist or source, got ${values.operator}`);
 const operatorBuild: OperatorBuild = values.operator;
 const operatorScript = operatorEntryPoint(operatorBuild);
+mkdirSync(values.out, { recursive: true });
 /** The machine is shared: its 1, 5 and 15 minute load averages at the end of each phase. */
 const loadAverages: Record<string, number[]> = {};
 const recordLoad = (phase: string): void => {
@@ -178,6 +180,9 @@ const RESYNC_STEPS = [
   'starting workers',
 ];
 
+/** The operator's own CPU time (user + system) so far: on a shared machine, its share of the cores bounds it. */
+const cpuSeconds = (samples: Sample[]): number => sum(samples, 'process_cpu_seconds_total');
+
 async function stopOperator(operator: BenchOperator): Promise<void> {
   peaks.push(operator.peakRssMb());
   const samples = await operator.metrics();
@@ -196,13 +201,16 @@ let operator = await startBenchOperator(
   namespace,
   operatorArgs,
   operatorScript,
+  join(values.out, 'operator-1.log'),
   profileDir,
 );
 await waitForBackendReady();
 const tracker = new KeyTracker();
 tracker.start(client, namespace);
 await sleep(500);
-const reconcileBefore = reconcileBuckets(await operator.metrics());
+let samplesBefore = await operator.metrics();
+const reconcileBefore = reconcileBuckets(samplesBefore);
+let cpuBefore = cpuSeconds(samplesBefore);
 let countsBefore = await apiServer.counts();
 let ownBefore = ownRequests;
 log(`creating ${N} ManagedKeys`);
@@ -222,7 +230,9 @@ const createSeconds = since(started);
 const createCounts = countsSince(await apiServer.counts(), countsBefore);
 // The benchmark's own requests (its creates; the scrape of /metrics itself) are not the operator's.
 const operatorRequests = createCounts.total - (ownRequests - ownBefore) - 1;
-const reconcileCreate = bucketDelta(reconcileBuckets(await operator.metrics()), reconcileBefore);
+let samplesAfter = await operator.metrics();
+const reconcileCreate = bucketDelta(reconcileBuckets(samplesAfter), reconcileBefore);
+const createCpuSeconds = cpuSeconds(samplesAfter) - cpuBefore;
 recordLoad('creation');
 log(`all ${N} Ready after ${createSeconds.toFixed(1)} s (applied in ${appliedSeconds.toFixed(1)} s)`);
 
@@ -247,6 +257,7 @@ operator = await startBenchOperator(
   namespace,
   operatorArgs,
   operatorScript,
+  join(values.out, 'operator-2.log'),
   profileDir,
 );
 const metricsUpSeconds = since(started);
@@ -274,7 +285,10 @@ await sleep(5_000);
 const resyncWritesSettled = countsSince(await apiServer.counts(), countsBefore).keywardWrites;
 
 // 6. Rotation wave: the trigger changed on all N at once.
-const reconcileBeforeWave = reconcileBuckets(await operator.metrics());
+samplesBefore = await operator.metrics();
+const resyncCpuSeconds = cpuSeconds(samplesBefore);
+const reconcileBeforeWave = reconcileBuckets(samplesBefore);
+cpuBefore = cpuSeconds(samplesBefore);
 countsBefore = await apiServer.counts();
 ownBefore = ownRequests;
 log(`rotation wave of ${N} keys`);
@@ -291,7 +305,9 @@ await tracker.until(
 const rotationWaveSeconds = since(started);
 const waveCounts = countsSince(await apiServer.counts(), countsBefore);
 const waveOperatorRequests = waveCounts.total - (ownRequests - ownBefore) - 1;
-const reconcileWave = bucketDelta(reconcileBuckets(await operator.metrics()), reconcileBeforeWave);
+samplesAfter = await operator.metrics();
+const reconcileWave = bucketDelta(reconcileBuckets(samplesAfter), reconcileBeforeWave);
+const waveCpuSeconds = cpuSeconds(samplesAfter) - cpuBefore;
 recordLoad('rotation wave');
 log(`rotation wave done after ${rotationWaveSeconds.toFixed(1)} s`);
 await stopOperator(operator);
@@ -323,6 +339,7 @@ const results: Results = {
   peakRssMb: Math.max(...peaks),
   peakRssMbByProcess: peaks,
   memoryAtStop,
+  operatorCpuSeconds: { creation: createCpuSeconds, resync: resyncCpuSeconds, rotationWave: waveCpuSeconds },
   reconcileP50Ms: ms(quantile(0.5, reconcileCreate)),
   reconcileP99Ms: ms(quantile(0.99, reconcileCreate)),
   reconcileWaveP50Ms: ms(quantile(0.5, reconcileWave)),

@@ -64,7 +64,9 @@ export function managedKeyController(deps: ManagedKeyControllerDeps): Controller
   return {
     name: 'managedkey',
     resource: managedKeyType,
-    workers: 4,
+    // A reconcile mostly waits: on its API writes in sequence, and on the backend, which bounds its own
+    // concurrency (PKCS#11: maxSessions; the clouds: their quotas). 16 keep the token busy while others write.
+    workers: 16,
     owns: [{ resource: builtinResources.configMaps, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }],
     watches: [{ resource: keyBackendType, map: (kb) => deps.keysUsingBackend(kb.metadata.name ?? '') }],
     access: [statusAccess(managedKeyType), finalizerAccess(managedKeyType), distributionAccess],

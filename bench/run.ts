@@ -85,8 +85,10 @@ async function persist(fn: () => Promise<unknown>): Promise<void> {
       return;
     } catch (error) {
       if (error instanceof KubeApiError && error.statusCode === 409 && attempt > 1) return;
+      // A pooled connection the API server closed while it sat idle (the quiet period) fails as a fetch error.
       const transient =
-        error instanceof KubeApiError && (error.statusCode === 429 || error.statusCode >= 500);
+        (error instanceof KubeApiError && (error.statusCode === 429 || error.statusCode >= 500)) ||
+        (error instanceof TypeError && error.message === 'fetch failed');
       if (!transient || attempt >= 10) throw error;
       log(`retrying after ${error.message}`);
       await sleep(1_000);
@@ -244,9 +246,13 @@ log(`writes to keyward.io objects over ${QUIET_SECONDS} s of quiet: ${steadyStat
 await stopOperator(operator);
 
 // 5. Restart resync against one plain list of the N objects.
-started = performance.now();
-const listed = await client.list<ManagedKeyObject>(managedKeyType, { namespace });
-const listSeconds = since(started);
+let listed: { items: ManagedKeyObject[] } = { items: [] };
+let listSeconds = 0;
+await persist(async () => {
+  started = performance.now();
+  listed = await client.list<ManagedKeyObject>(managedKeyType, { namespace });
+  listSeconds = since(started);
+});
 if (listed.items.length !== N) throw new Error(`listed ${listed.items.length} ManagedKeys, expected ${N}`);
 countsBefore = await apiServer.counts();
 started = performance.now();

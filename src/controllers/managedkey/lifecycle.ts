@@ -115,9 +115,9 @@ export async function ensureFirstVersion(
     phase: 'Active',
     ...acknowledged(key),
   };
-  // Not saved here: the reconcile's closing write records it, and every step before that which could act on the
-  // backend saves first (a crash in between finds version 1 in flight and adopts it, as after the failpoint above).
-  // One API write less per key at creation.
+  // Not saved here (one API write less per key): the reconcile's closing write records it. Before that write only
+  // idempotent work touches the backend (version 1's own usages set to what Active allows), and a rotation or
+  // ageing saves first; a crash in between finds version 1 in flight and adopts it, as after the failpoint above.
   deps.context.recorder.record(key, {
     type: 'Normal',
     reason: generated.outcome === 'created' ? 'KeyCreated' : 'KeyAdopted',

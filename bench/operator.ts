@@ -1,7 +1,12 @@
-// The operator as the cluster runs it: src/main.ts in a child process of its own, with leader election on (its
-// Lease in the benchmark's namespace, where the first operator leads at once). Its memory is read from /proc.
+// The operator as the cluster runs it: main in a child process of its own, with leader election on (its Lease in the
+// benchmark's namespace, where the first operator leads at once). Its memory is read from /proc.
+//
+// `dist` runs the compiled JavaScript (npm run build), as the image does (Dockerfile: node dist/main.js); `source`
+// runs src/main.ts with Node's type stripping, as the tests do.
 
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   baseArgs,
   mainPath,
@@ -9,6 +14,18 @@ import {
   type OperatorProcess,
 } from '../test/fixtures/operator-process.ts';
 import { parseExposition, type Sample } from './prometheus.ts';
+
+export type OperatorBuild = 'dist' | 'source';
+
+const repoRoot = join(import.meta.dirname, '..');
+
+/** The entry point of `build`, compiled first for `dist`. */
+export function operatorEntryPoint(build: OperatorBuild): string {
+  if (build === 'source') return mainPath;
+  const tsc = join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(repoRoot, 'tsconfig.build.json')], { stdio: 'inherit' });
+  return join(repoRoot, 'dist', 'main.js');
+}
 
 export interface BenchOperator {
   readonly process: OperatorProcess;
@@ -24,6 +41,8 @@ export async function startBenchOperator(
   kubeconfig: string,
   namespace: string,
   extraArgs: readonly string[],
+  script: string,
+  logFile: string,
   profileDir?: string,
 ): Promise<BenchOperator> {
   const args = [
@@ -39,7 +58,11 @@ export async function startBenchOperator(
           ...process.env,
           NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir} --diagnostic-dir=${profileDir} --heapsnapshot-signal=SIGUSR2`,
         };
-  const process_ = startOperator(name, args, { script: mainPath, env });
+  const process_ = startOperator(name, args, { script, env });
+  // Its log, kept next to the results (a crashed run is explained by it).
+  void process_.exited.then(() => {
+    writeFileSync(logFile, process_.logs.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  });
   const pid = process_.child.pid;
   if (pid === undefined) throw new Error(`${name} did not start`);
   const metricsUrl = `${await process_.url('metrics')}/metrics`;

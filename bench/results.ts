@@ -22,10 +22,16 @@ export interface Results {
   readonly resyncWritesSettled: number;
   /** Scrapes of the operator's /metrics while waiting for the resync (they cost the operator too). */
   readonly resyncScrapes?: number;
+  /** Seconds from the restarted operator's spawn to each step of its start, from its logs. */
+  readonly resyncTimeline: Readonly<Record<string, number>>;
   readonly steadyStateWrites: number;
   readonly quietSeconds: number;
   readonly peakRssMb: number;
   readonly peakRssMbByProcess: readonly number[];
+  /** Each operator's rss, heapTotal, heapUsed and external memory (MB) just before it stopped. */
+  readonly memoryAtStop: readonly Readonly<Record<string, number>>[];
+  /** The operator's CPU time in each phase (the restarted one's from its spawn until every key was observed). */
+  readonly operatorCpuSeconds: Readonly<Record<'creation' | 'resync' | 'rotationWave', number>>;
   readonly reconcileP50Ms: number | undefined;
   readonly reconcileP99Ms: number | undefined;
   readonly reconcileWaveP50Ms: number | undefined;
@@ -37,6 +43,9 @@ export interface Results {
   readonly apiRequestsPerKeyRotation: number;
   readonly raw: Readonly<Record<'rawCreate' | 'rawRotate' | 'rawRsaEmpty' | 'rawRsaFull', GenerationRun>>;
   readonly operatorArgs: readonly string[];
+  readonly operatorBuild: 'dist' | 'source';
+  /** os.loadavg() (1, 5, 15 minutes) at the end of each phase: the machine is shared. */
+  readonly loadAverages: Readonly<Record<string, readonly number[]>>;
 }
 
 interface Budget {
@@ -92,7 +101,7 @@ function budgets(r: Results): Budget[] {
   ];
 }
 
-function machine(): string[] {
+function machine(r: Results): string[] {
   const cpu = cpus();
   const softhsm = (() => {
     try {
@@ -105,7 +114,10 @@ function machine(): string[] {
     `- CPU: ${cpu.length} x ${cpu[0]?.model ?? 'unknown'}`,
     `- memory: ${fixed(totalmem() / 2 ** 30, 1)} GiB (${fixed(freemem() / 2 ** 30, 1)} GiB free at the end)`,
     `- kernel: Linux ${release()}; Node ${process.version}; SoftHSM ${softhsm} (file object store)`,
-    '- shared with other work: the numbers are from one run on a machine other sessions also used',
+    '- shared with other work: the numbers are from one run on a machine other sessions also used; load average (1, 5, 15 min) at the end of each phase: ' +
+      Object.entries(r.loadAverages)
+        .map(([phase, load]) => `${phase} ${load.join(' / ')}`)
+        .join('; '),
   ];
 }
 
@@ -138,8 +150,8 @@ export function writeResults(dir: string, r: Results): string[] {
   const md = [
     `# Keyward scale benchmark, ${date}: ${r.keys} keys`,
     '',
-    ...machine(),
-    `- operator: src/main.ts as a child process, leader election on, --log-level=info${r.operatorArgs.length ? ` ${r.operatorArgs.join(' ')}` : ''}`,
+    ...machine(r),
+    `- operator: ${r.operatorBuild === 'dist' ? 'dist/main.js (compiled, as the image runs it)' : 'src/main.ts (types stripped by Node)'} as a child process, leader election on, --log-level=info${r.operatorArgs.length ? ` ${r.operatorArgs.join(' ')}` : ''}`,
     '',
     '## Budgets',
     '',
@@ -156,9 +168,20 @@ export function writeResults(dir: string, r: Results): string[] {
     `- createOverheadRatio: ${fixed(r.createOverheadRatio)}`,
     `- API requests per key (apiserver_request_total, less the benchmark's own): ${fixed(r.apiRequestsPerKey, 1)} at creation, ${fixed(r.apiRequestsPerKeyRotation, 1)} in the rotation wave`,
     `- reconcile latency (managedkey, creation): p50 ${r.reconcileP50Ms ?? '-'} ms, p99 ${r.reconcileP99Ms ?? '-'} ms; rotation wave: p50 ${r.reconcileWaveP50Ms ?? '-'} ms, p99 ${r.reconcileWaveP99Ms ?? '-'} ms`,
+    `- operator CPU time (user + system): creation ${fixed(r.operatorCpuSeconds.creation, 1)} s (${fixed((r.operatorCpuSeconds.creation * 1000) / r.keys, 1)} ms a key), resync ${fixed(r.operatorCpuSeconds.resync, 1)} s from spawn, rotation wave ${fixed(r.operatorCpuSeconds.rotationWave, 1)} s (${fixed((r.operatorCpuSeconds.rotationWave * 1000) / r.keys, 1)} ms a key)`,
     `- steadyStateWrites: ${r.steadyStateWrites} over ${r.quietSeconds} s after convergence`,
     `- resync after a restart: ${fixed(r.resyncSeconds)} s from spawning the process until every key was observed in the token (its metrics endpoint was up after ${fixed(r.resyncMetricsUpSeconds)} s); one list of the ${r.keys} ManagedKeys: ${fixed(r.listSeconds, 3)} s; ratio ${fixed(r.resyncRatio, 1)}; writes ${r.resyncWrites} (${r.resyncWritesSettled} within 5 s more)`,
+    `- the restarted operator's start, seconds after spawn: ${Object.entries(r.resyncTimeline)
+      .map(([step, s]) => `${step} ${fixed(s)}`)
+      .join(', ')}; every key observed ${fixed(r.resyncSeconds)}`,
     `- peak RSS of the operator (VmHWM): ${r.peakRssMbByProcess.map((p, i) => `${fixed(p, 1)} MiB (${PROCESS_ROLES[i] ?? 'operator'})`).join(', ')}`,
+    `- memory just before each operator stopped (MB): ${r.memoryAtStop
+      .map((m) =>
+        Object.entries(m)
+          .map(([what, mb]) => `${what} ${fixed(mb, 1)}`)
+          .join(', '),
+      )
+      .join('; ')}`,
     `- rotation wave: ${fixed(r.rotationWaveSeconds, 1)} s for ${r.keys} keys against ${fixed(r.rawRotationSeconds, 1)} s raw (ratio ${fixed(r.rotationRatio)})`,
     '',
     '## Raw generation (pkcs11js, no operator, 4 in flight)',

@@ -1,14 +1,18 @@
 // Keyward's scale benchmark (issue 15). Not part of the test suite:
 //
 //   KEYWARD_TESTENV_DIR=... npm run testenv:up
-//   npm run bench -- [--keys N] [--quiet-seconds S] [--out DIR] [--profile-dir DIR] [--operator-arg=--flag ...]
+//   npm run bench -- [--keys N] [--quiet-seconds S] [--out DIR] [--profile-dir DIR] [--operator dist|source]
+//                    [--operator-arg=--flag ...]
 //
-// Against the real control plane and a SoftHSM2 token, with the operator as a real child process (src/main.ts),
+// Against the real control plane and a SoftHSM2 token, with the operator as a real child process (dist/main.js, or
+// src/main.ts with --operator source),
 // and baselines measured in the same run: raw generation through pkcs11js on a token of the same size, and one
 // plain list of the N ManagedKeys. Writes bench/results/<date>.md and bench/results/latest.json.
 
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ManagedKeyObject } from '../src/api/v1alpha1/index.ts';
@@ -20,7 +24,12 @@ import { clientFor } from '../test/fixtures/runtime-env.ts';
 import { managedKeyManifest, setUpSoftHsmBackend } from '../test/support/keyward.ts';
 import { SoftHsm } from '../test/support/softhsm.ts';
 import { ApiServerMetrics, countsSince } from './apiserver.ts';
-import { type BenchOperator, startBenchOperator } from './operator.ts';
+import {
+  type BenchOperator,
+  type OperatorBuild,
+  operatorEntryPoint,
+  startBenchOperator,
+} from './operator.ts';
 import { bucketDelta, buckets, quantile, sum, type Sample } from './prometheus.ts';
 import { RawToken } from './raw-generation.ts';
 import { type Results, writeResults } from './results.ts';
@@ -32,6 +41,8 @@ const { values } = parseArgs({
     'quiet-seconds': { type: 'string', default: '30' },
     out: { type: 'string', default: new URL('results/', import.meta.url).pathname },
     'operator-arg': { type: 'string', multiple: true, default: [] },
+    /** dist: the compiled JavaScript the image runs (built first); source: src/main.ts, types stripped by Node. */
+    operator: { type: 'string', default: 'dist' },
     /** Writes the operators' CPU profiles (--cpu-prof) and a heap snapshot of each before it stops. */
     'profile-dir': { type: 'string' },
   },
@@ -40,7 +51,17 @@ const N = Number(values.keys);
 const QUIET_SECONDS = Number(values['quiet-seconds']);
 if (!Number.isSafeInteger(N) || N < 1)
   throw new Error(`--keys must be a positive integer, got ${values.keys}`);
-/** Generations in flight: the operator's ManagedKey workers (and the backend's default session pool). */
+if (values.operator !== 'dist' && values.operator !== 'source')
+  throw new Error(`--operator must be dist or source, got ${values.operator}`);
+const operatorBuild: OperatorBuild = values.operator;
+const operatorScript = operatorEntryPoint(operatorBuild);
+mkdirSync(values.out, { recursive: true });
+/** The machine is shared: its 1, 5 and 15 minute load averages at the end of each phase. */
+const loadAverages: Record<string, number[]> = {};
+const recordLoad = (phase: string): void => {
+  loadAverages[phase] = loadavg().map((l) => Math.round(l * 100) / 100);
+};
+/** Generations in flight: the backend's default session pool (maxSessions 4), the most the operator has at once. */
 const PARALLEL = 4;
 /** Client requests the benchmark keeps in flight while applying N objects "at once". */
 const APPLY_PARALLEL = 32;
@@ -64,8 +85,10 @@ async function persist(fn: () => Promise<unknown>): Promise<void> {
       return;
     } catch (error) {
       if (error instanceof KubeApiError && error.statusCode === 409 && attempt > 1) return;
+      // A pooled connection the API server closed while it sat idle (the quiet period) fails as a fetch error.
       const transient =
-        error instanceof KubeApiError && (error.statusCode === 429 || error.statusCode >= 500);
+        (error instanceof KubeApiError && (error.statusCode === 429 || error.statusCode >= 500)) ||
+        (error instanceof TypeError && error.message === 'fetch failed');
       if (!transient || attempt >= 10) throw error;
       log(`retrying after ${error.message}`);
       await sleep(1_000);
@@ -101,6 +124,7 @@ const rawRotate = await raw.generate('EC_P256', N, BLOCK);
 const rawRsaFull = await raw.generate('RSA_2048', RSA_SAMPLE, RSA_SAMPLE);
 raw.close();
 rawHsm.cleanup();
+recordLoad('raw generation');
 log(
   `raw EC_P256: ${rawCreate.seconds.toFixed(1)} s for keys 0..${N}, ${rawRotate.seconds.toFixed(1)} s for ${N}..${2 * N}`,
 );
@@ -121,6 +145,14 @@ const operatorArgs = values['operator-arg'];
 const profileDir = values['profile-dir'];
 if (profileDir !== undefined) mkdirSync(profileDir, { recursive: true });
 const peaks: number[] = [];
+/** Where each operator's memory was just before it stopped (its own process metrics), MB. */
+const memoryAtStop: Record<string, number>[] = [];
+const MEMORY_METRICS = {
+  rss: 'process_resident_memory_bytes',
+  heapTotal: 'nodejs_heap_size_total_bytes',
+  heapUsed: 'nodejs_heap_size_used_bytes',
+  external: 'nodejs_external_memory_bytes',
+};
 
 async function waitForBackendReady(): Promise<void> {
   for (;;) {
@@ -141,8 +173,26 @@ const observed = (samples: Sample[]): number =>
     (l) => l.operation === 'observe' && l.outcome === 'success',
   );
 
+/** Log lines that mark the steps of an operator's start, in order ('synced': the last informer to sync). */
+const RESYNC_STEPS = [
+  'operator started',
+  'acquired the lease; leading',
+  'synced',
+  'connecting to the backend',
+  'starting workers',
+];
+
+/** The operator's own CPU time (user + system) so far: on a shared machine, its share of the cores bounds it. */
+const cpuSeconds = (samples: Sample[]): number => sum(samples, 'process_cpu_seconds_total');
+
 async function stopOperator(operator: BenchOperator): Promise<void> {
   peaks.push(operator.peakRssMb());
+  const samples = await operator.metrics();
+  memoryAtStop.push(
+    Object.fromEntries(
+      Object.entries(MEMORY_METRICS).map(([what, name]) => [what, Math.round(sum(samples, name) / 1e5) / 10]),
+    ),
+  );
   await operator.stop();
 }
 
@@ -152,13 +202,17 @@ let operator = await startBenchOperator(
   setup.kubeconfigPath,
   namespace,
   operatorArgs,
+  operatorScript,
+  join(values.out, 'operator-1.log'),
   profileDir,
 );
 await waitForBackendReady();
 const tracker = new KeyTracker();
 tracker.start(client, namespace);
 await sleep(500);
-const reconcileBefore = reconcileBuckets(await operator.metrics());
+let samplesBefore = await operator.metrics();
+const reconcileBefore = reconcileBuckets(samplesBefore);
+let cpuBefore = cpuSeconds(samplesBefore);
 let countsBefore = await apiServer.counts();
 let ownBefore = ownRequests;
 log(`creating ${N} ManagedKeys`);
@@ -178,7 +232,10 @@ const createSeconds = since(started);
 const createCounts = countsSince(await apiServer.counts(), countsBefore);
 // The benchmark's own requests (its creates; the scrape of /metrics itself) are not the operator's.
 const operatorRequests = createCounts.total - (ownRequests - ownBefore) - 1;
-const reconcileCreate = bucketDelta(reconcileBuckets(await operator.metrics()), reconcileBefore);
+let samplesAfter = await operator.metrics();
+const reconcileCreate = bucketDelta(reconcileBuckets(samplesAfter), reconcileBefore);
+const createCpuSeconds = cpuSeconds(samplesAfter) - cpuBefore;
+recordLoad('creation');
 log(`all ${N} Ready after ${createSeconds.toFixed(1)} s (applied in ${appliedSeconds.toFixed(1)} s)`);
 
 // 4. Quiet period: nothing changes, so nothing should be written.
@@ -189,13 +246,26 @@ log(`writes to keyward.io objects over ${QUIET_SECONDS} s of quiet: ${steadyStat
 await stopOperator(operator);
 
 // 5. Restart resync against one plain list of the N objects.
-started = performance.now();
-const listed = await client.list<ManagedKeyObject>(managedKeyType, { namespace });
-const listSeconds = since(started);
+let listed: { items: ManagedKeyObject[] } = { items: [] };
+let listSeconds = 0;
+await persist(async () => {
+  started = performance.now();
+  listed = await client.list<ManagedKeyObject>(managedKeyType, { namespace });
+  listSeconds = since(started);
+});
 if (listed.items.length !== N) throw new Error(`listed ${listed.items.length} ManagedKeys, expected ${N}`);
 countsBefore = await apiServer.counts();
 started = performance.now();
-operator = await startBenchOperator('operator-2', setup.kubeconfigPath, namespace, operatorArgs, profileDir);
+const spawnedAt = Date.now();
+operator = await startBenchOperator(
+  'operator-2',
+  setup.kubeconfigPath,
+  namespace,
+  operatorArgs,
+  operatorScript,
+  join(values.out, 'operator-2.log'),
+  profileDir,
+);
 const metricsUpSeconds = since(started);
 // Scraped every 250 ms: with per-key metrics a scrape at 10,000 keys is itself work for the operator.
 let resyncScrapes = 0;
@@ -205,15 +275,26 @@ for (; ; resyncScrapes++) {
 }
 const resyncSeconds = since(started);
 const resyncWrites = countsSince(await apiServer.counts(), countsBefore).keywardWrites;
+recordLoad('resync');
 const workersLine = operator.process.logs.find(
   (l) => l.msg === 'starting workers' && l.controller === 'managedkey',
+);
+/** Seconds from spawn to each step of the restarted operator's start (the last line of each, from its logs). */
+const resyncTimeline = Object.fromEntries(
+  RESYNC_STEPS.flatMap((msg) => {
+    const ts = operator.process.logs.findLast((l) => l.msg === msg)?.ts;
+    return typeof ts === 'string' ? [[msg, (Date.parse(ts) - spawnedAt) / 1000]] : [];
+  }),
 );
 log(`resync: every key observed ${resyncSeconds.toFixed(2)} s after the restart; ${resyncWrites} writes`);
 await sleep(5_000);
 const resyncWritesSettled = countsSince(await apiServer.counts(), countsBefore).keywardWrites;
 
 // 6. Rotation wave: the trigger changed on all N at once.
-const reconcileBeforeWave = reconcileBuckets(await operator.metrics());
+samplesBefore = await operator.metrics();
+const resyncCpuSeconds = cpuSeconds(samplesBefore);
+const reconcileBeforeWave = reconcileBuckets(samplesBefore);
+cpuBefore = cpuSeconds(samplesBefore);
 countsBefore = await apiServer.counts();
 ownBefore = ownRequests;
 log(`rotation wave of ${N} keys`);
@@ -230,7 +311,10 @@ await tracker.until(
 const rotationWaveSeconds = since(started);
 const waveCounts = countsSince(await apiServer.counts(), countsBefore);
 const waveOperatorRequests = waveCounts.total - (ownRequests - ownBefore) - 1;
-const reconcileWave = bucketDelta(reconcileBuckets(await operator.metrics()), reconcileBeforeWave);
+samplesAfter = await operator.metrics();
+const reconcileWave = bucketDelta(reconcileBuckets(samplesAfter), reconcileBeforeWave);
+const waveCpuSeconds = cpuSeconds(samplesAfter) - cpuBefore;
+recordLoad('rotation wave');
 log(`rotation wave done after ${rotationWaveSeconds.toFixed(1)} s`);
 await stopOperator(operator);
 tracker.stop();
@@ -255,10 +339,13 @@ const results: Results = {
   resyncWrites,
   resyncWritesSettled,
   resyncScrapes,
+  resyncTimeline,
   steadyStateWrites,
   quietSeconds: QUIET_SECONDS,
   peakRssMb: Math.max(...peaks),
   peakRssMbByProcess: peaks,
+  memoryAtStop,
+  operatorCpuSeconds: { creation: createCpuSeconds, resync: resyncCpuSeconds, rotationWave: waveCpuSeconds },
   reconcileP50Ms: ms(quantile(0.5, reconcileCreate)),
   reconcileP99Ms: ms(quantile(0.99, reconcileCreate)),
   reconcileWaveP50Ms: ms(quantile(0.5, reconcileWave)),
@@ -270,6 +357,8 @@ const results: Results = {
   apiRequestsPerKeyRotation: waveOperatorRequests / N,
   raw: { rawCreate, rawRotate, rawRsaEmpty, rawRsaFull },
   operatorArgs,
+  operatorBuild,
+  loadAverages,
 };
 const written = writeResults(values.out, results);
 log(`results: ${written.join(', ')}`);

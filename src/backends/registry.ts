@@ -5,11 +5,6 @@ import type { KeyBackendSpec } from '../api/v1alpha1/keybackend.ts';
 import type { KeyBackend } from './backend.ts';
 import type { Credentials, SecretReference } from './credentials.ts';
 import { MisconfiguredError, UnsupportedError } from './errors.ts';
-import { azureKeyVaultFactory } from './azure-keyvault/factory.ts';
-import { gcpKmsFactory } from './gcp-kms/factory.ts';
-import { awsCloudHsmFactory } from './aws-cloudhsm/factory.ts';
-import { awsKmsFactory } from './aws-kms/factory.ts';
-import { pkcs11Factory } from './pkcs11/factory.ts';
 
 export type BackendKind = (typeof BACKEND_KINDS)[number];
 
@@ -25,12 +20,16 @@ export interface BackendFactory<K extends BackendKind = BackendKind> {
   open(spec: NonNullable<KeyBackendSpec[K]>, credentials: Credentials): Promise<KeyBackend>;
 }
 
-const FACTORIES: { readonly [K in BackendKind]?: BackendFactory<K> } = {
-  pkcs11: pkcs11Factory,
-  azureKeyVault: azureKeyVaultFactory,
-  gcpKMS: gcpKmsFactory,
-  awsCloudHSM: awsCloudHsmFactory,
-  awsKMS: awsKmsFactory,
+/**
+ * Each kind's factory, imported when a KeyBackend of that kind is first used: the cloud SDKs cost an operator that
+ * never uses them tens of MB and seconds of start-up (measured in bench/results/2026-12-02-notes.md).
+ */
+const FACTORIES: { readonly [K in BackendKind]?: () => Promise<BackendFactory<K>> } = {
+  pkcs11: async () => (await import('./pkcs11/factory.ts')).pkcs11Factory,
+  azureKeyVault: async () => (await import('./azure-keyvault/factory.ts')).azureKeyVaultFactory,
+  gcpKMS: async () => (await import('./gcp-kms/factory.ts')).gcpKmsFactory,
+  awsCloudHSM: async () => (await import('./aws-cloudhsm/factory.ts')).awsCloudHsmFactory,
+  awsKMS: async () => (await import('./aws-kms/factory.ts')).awsKmsFactory,
 };
 
 /** The kind of backend a spec selects: `pkcs11`, `awsCloudHSM`, `awsKMS`, `azureKeyVault` or `gcpKMS`. */
@@ -42,21 +41,23 @@ export function backendKind(spec: KeyBackendSpec): BackendKind {
 }
 
 /** The factory and spec part of the backend a spec selects (typed loosely: which kind pairs with which is data). */
-function selected(spec: KeyBackendSpec): { factory: BackendFactory; part: never } {
+async function selected(spec: KeyBackendSpec): Promise<{ factory: BackendFactory; part: never }> {
   const kind = backendKind(spec);
-  const factory = FACTORIES[kind];
-  if (!factory) throw new UnsupportedError(`the ${kind} backend is not available in this version of Keyward`);
-  return { factory, part: spec[kind] as never };
+  const load = FACTORIES[kind] as (() => Promise<BackendFactory>) | undefined;
+  if (!load) throw new UnsupportedError(`the ${kind} backend is not available in this version of Keyward`);
+  return { factory: await load(), part: spec[kind] as never };
 }
 
 /** The Secrets the backend a spec selects needs, by name. */
-export function credentialReferences(spec: KeyBackendSpec): Readonly<Record<string, SecretReference>> {
-  const { factory, part } = selected(spec);
+export async function credentialReferences(
+  spec: KeyBackendSpec,
+): Promise<Readonly<Record<string, SecretReference>>> {
+  const { factory, part } = await selected(spec);
   return factory.credentials(part);
 }
 
 /** Connects to the backend a spec selects. */
 export async function openBackend(spec: KeyBackendSpec, credentials: Credentials): Promise<KeyBackend> {
-  const { factory, part } = selected(spec);
+  const { factory, part } = await selected(spec);
   return factory.open(part, credentials);
 }

@@ -71,7 +71,7 @@ export function keyBackendController({
       const credential =
         keyBackend.spec.pkcs11?.activation === 'Ceremony'
           ? { version: 'offline', unavailable: OFFLINE }
-          : await readCredentials(context.client, credentialReferences(keyBackend.spec));
+          : await readCredentials(context.client, await credentialReferences(keyBackend.spec));
       const source = `${keyBackend.metadata.generation ?? 0}/${credential.version}`;
 
       const current = connections.current(name, source);

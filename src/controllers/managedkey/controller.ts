@@ -7,7 +7,7 @@
 import { isAsymmetric } from '../../api/algorithms.ts';
 import { ConditionType, KeyReason } from '../../api/v1alpha1/conditions.ts';
 import type { KeyBackendObject } from '../../api/v1alpha1/keybackend.ts';
-import type { ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
+import type { KeyVersion, ManagedKeyObject, ManagedKeyStatus } from '../../api/v1alpha1/managedkey.ts';
 import type { KeyBackend } from '../../backends/backend.ts';
 import { isBackendError } from '../../backends/errors.ts';
 import { matchesLabelSelector } from '../../kube/label-selector.ts';
@@ -28,7 +28,7 @@ import type { RotationCounter } from './lifecycle.ts';
 import { KEY_FINALIZER, managedKeyType } from './names.ts';
 import { recoverableCondition, recoveryAccess, recoveryProblem } from './recovery.ts';
 import { nextLifecycleEvent } from './rotation.ts';
-import { VersionIntegrityError, verifyVersions } from './verification.ts';
+import { VersionIntegrityError, markCreated, verifyVersions } from './verification.ts';
 
 export { KEY_FINALIZER, managedKeyType } from './names.ts';
 
@@ -65,7 +65,9 @@ export function managedKeyController(deps: ManagedKeyControllerDeps): Controller
   return {
     name: 'managedkey',
     resource: managedKeyType,
-    workers: 4,
+    // A reconcile mostly waits: on its API writes in sequence, and on the backend, which bounds its own
+    // concurrency (PKCS#11: maxSessions; the clouds: their quotas). 16 keep the token busy while others write.
+    workers: 16,
     owns: [{ resource: builtinResources.configMaps, labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY}` }],
     watches: [{ resource: keyBackendType, map: (kb) => deps.keysUsingBackend(kb.metadata.name ?? '') }],
     access: [
@@ -181,9 +183,12 @@ async function reconcileKey(
   reportIgnoredSpec(key, condition, status);
 
   const save = (next: ManagedKeyStatus) => writer.write(context, next);
+  const created = (entry: KeyVersion): void => {
+    markCreated(verified, key, entry, backend);
+  };
   try {
     if (!status.currentVersion) {
-      const first = await ensureFirstVersion(key, status, now, { backend, context, save });
+      const first = await ensureFirstVersion(key, status, now, { backend, context, save, created });
       Object.assign(status, first.status);
       if (!first.done) {
         condition(ConditionType.Ready, 'False', KeyReason.PendingGeneration, first.message);
@@ -212,6 +217,7 @@ async function reconcileKey(
         backend,
         context,
         save,
+        created,
         countRotation: deps.countRotation,
       });
       const scheduledBefore = status.nextRotationTime;

@@ -40,8 +40,7 @@ export async function verifyVersions(
   const missing: number[] = [];
   const checked: KeyVersion[] = [];
   for (const version of versions) {
-    // Per target too: a KeyBackend pointed at another token is checked again at once.
-    const memo = `${key.metadata.uid ?? ''}/${version.version}/${version.state}/${backend.target.id}`;
+    const memo = verificationMemo(key, version, backend);
     if (version.state === 'Destroyed' || version.state === 'Generating' || verified.has(memo)) {
       checked.push(version);
       continue;
@@ -83,6 +82,26 @@ export async function verifyVersions(
     checked.push(recorded);
   }
   return { versions: checked, missing };
+}
+
+/** What `verified` holds for a version checked in a state; per target too, so another token is checked again. */
+function verificationMemo(key: ManagedKeyObject, version: KeyVersion, backend: KeyBackend): string {
+  return `${key.metadata.uid ?? ''}/${version.version}/${version.state}/${backend.target.id}`;
+}
+
+/**
+ * Counts a version this process has just created as checked: the backend's create read it back and proved it, and
+ * its fingerprint was read from the key made, so checking it again at once only costs a token round trip per key
+ * (on PKCS#11, synchronous reads that wait on the token while other keys are generated). An adopted version is
+ * checked as usual (its usages could differ from the state's).
+ */
+export function markCreated(
+  verified: Set<string>,
+  key: ManagedKeyObject,
+  version: KeyVersion,
+  backend: KeyBackend,
+): void {
+  verified.add(verificationMemo(key, version, backend));
 }
 
 function currentOf(key: ManagedKeyObject, versions: readonly KeyVersion[]): number | undefined {

@@ -67,7 +67,11 @@ export function planRotation(key: ManagedKeyObject, status: ManagedKeyStatus, no
   if (retryAt !== undefined && now < retryAt) {
     // A trigger or request that failed is tried again when the backoff ends, not at the next periodic time: the
     // schedule written from this plan is also the retry time the next reconcile reads.
-    return { ...plan, ...(requested ? { next: Math.min(plan.next ?? retryAt, retryAt) } : {}), backingOff: true };
+    return {
+      ...plan,
+      ...(requested ? { next: Math.min(plan.next ?? retryAt, retryAt) } : {}),
+      backingOff: true,
+    };
   }
   if (requested) return { ...plan, due: requested };
   if (opening === undefined || now < opening) return plan;

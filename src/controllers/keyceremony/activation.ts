@@ -45,6 +45,8 @@ import {
   CeremonyRefusal,
   managedKeyType,
   publishCertificate,
+  refuse,
+  targetManagedKey,
 } from './root-generation.ts';
 import { CEREMONY_LABEL } from './transcript-store.ts';
 
@@ -75,10 +77,6 @@ export interface RootTarget {
   readonly rootCeremonyUid: string;
 }
 
-const refuse = (reason: string, message: string): never => {
-  throw new CeremonyRefusal(reason, message);
-};
-
 /** The ceremony's target, checked: a root key made by a RootKeyGeneration ceremony, with its certificate. */
 export async function resolveRootTarget(
   run: CeremonyRun,
@@ -87,13 +85,7 @@ export async function resolveRootTarget(
   const { ceremony } = run;
   const namespace = ceremony.metadata.namespace ?? '';
   const name = ceremony.spec.target?.managedKeyRef.name ?? '';
-  let managedKey: ManagedKeyObject;
-  try {
-    managedKey = await run.context.client.get<ManagedKeyObject>(managedKeyType, name, namespace);
-  } catch (error) {
-    if (isNotFound(error)) return refuse('TargetNotFound', `ManagedKey ${namespace}/${name} does not exist`);
-    throw error;
-  }
+  const managedKey = await targetManagedKey(run);
   const annotations = managedKey.metadata.annotations ?? {};
   const authenticator = annotations[AUTHENTICATOR_ANNOTATION];
   const rootCeremonyUid = annotations[CEREMONY_UID_ANNOTATION];

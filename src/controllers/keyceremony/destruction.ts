@@ -10,7 +10,6 @@ import type { KeyBackend } from '../../backends/backend.ts';
 import { openBackend } from '../../backends/registry.ts';
 import { tokenPins, wipePins } from '../../ceremony/activation.ts';
 import type { ApiAccess } from '../../kube/access.ts';
-import { isNotFound } from '../../kube/errors.ts';
 import { formatTime } from '../../runtime/clock.ts';
 import type { BackendConnections } from '../keybackend/connections.ts';
 import { retireBackups } from '../managedkey/recovery.ts';
@@ -18,7 +17,7 @@ import { keyIdentity } from '../managedkey/versions.ts';
 import { dropRecipient } from './activation.ts';
 import type { RootTarget } from './activation.ts';
 import type { CeremonyRun } from './context.ts';
-import { CeremonyRefusal, managedKeyType } from './root-generation.ts';
+import { CeremonyRefusal, managedKeyType, targetManagedKey } from './root-generation.ts';
 
 /** The destroyed root's ManagedKey status. */
 export const destructionAccess: ApiAccess = {
@@ -82,14 +81,7 @@ export async function resolveOnlineTarget(
   const { ceremony } = run;
   const namespace = ceremony.metadata.namespace ?? '';
   const name = ceremony.spec.target?.managedKeyRef.name ?? '';
-  let managedKey: ManagedKeyObject;
-  try {
-    managedKey = await run.context.client.get<ManagedKeyObject>(managedKeyType, name, namespace);
-  } catch (error) {
-    if (isNotFound(error))
-      throw new CeremonyRefusal('TargetNotFound', `ManagedKey ${namespace}/${name} does not exist`);
-    throw error;
-  }
+  const managedKey = await targetManagedKey(run);
   const backendName = managedKey.spec.backendRef.name;
   if (backendName !== ceremony.spec.backendRef.name)
     throw new CeremonyRefusal(

@@ -26,7 +26,13 @@ import { identityRoot, usagesInState } from '../managedkey/versions.ts';
 import { dropRecipient } from './activation.ts';
 import type { SecretCheck } from './activation.ts';
 import type { CeremonyRun } from './context.ts';
-import { CEREMONY_UID_ANNOTATION, CeremonyRefusal, managedKeyType } from './root-generation.ts';
+import {
+  CEREMONY_UID_ANNOTATION,
+  CeremonyRefusal,
+  managedKeyType,
+  refuse,
+  targetManagedKey,
+} from './root-generation.ts';
 
 /** The ManagedKey a restore makes (restoreAs). Reading the target and its backup ConfigMap is in activationAccess. */
 export const keyRecoveryAccess: ApiAccess = { resource: managedKeyType, verbs: ['create'] };
@@ -45,22 +51,12 @@ export interface RecoveryTarget {
   readonly check: SecretCheck;
 }
 
-const refuse = (reason: string, message: string): never => {
-  throw new CeremonyRefusal(reason, message);
-};
-
 export async function resolveRecoveryTarget(run: CeremonyRun, deps: RecoveryDeps): Promise<RecoveryTarget> {
   const { ceremony } = run;
   const namespace = ceremony.metadata.namespace ?? '';
   const name = ceremony.spec.target?.managedKeyRef.name ?? '';
   const keyName = `${namespace}/${name}`;
-  let managedKey: ManagedKeyObject;
-  try {
-    managedKey = await run.context.client.get<ManagedKeyObject>(managedKeyType, name, namespace);
-  } catch (error) {
-    if (isNotFound(error)) return refuse('TargetNotFound', `ManagedKey ${keyName} does not exist`);
-    throw error;
-  }
+  const managedKey = await targetManagedKey(run);
   const number = ceremony.spec.target?.version ?? managedKey.status?.currentVersion;
   const version = managedKey.status?.versions?.find((v) => v.version === number);
   if (number === undefined || !version)

@@ -26,7 +26,7 @@ import { splitSecret } from '../../ceremony/shares.ts';
 import { failpoint } from '../../failpoints.ts';
 import type { ApiAccess } from '../../kube/access.ts';
 import type { KubeClient } from '../../kube/client.ts';
-import { isAlreadyExists } from '../../kube/errors.ts';
+import { isAlreadyExists, isNotFound } from '../../kube/errors.ts';
 import { builtinResources, resourceTypeOf } from '../../kube/resource.ts';
 import { formatTime } from '../../runtime/clock.ts';
 import { parseDuration } from '../../runtime/duration.ts';
@@ -60,6 +60,23 @@ export class CeremonyRefusal extends Error {
     super(message);
     this.name = 'CeremonyRefusal';
     this.reason = reason;
+  }
+}
+
+/** Fails the ceremony's step with a reason and a message for a person. */
+export const refuse = (reason: string, message: string): never => {
+  throw new CeremonyRefusal(reason, message);
+};
+
+/** The ManagedKey a ceremony's target names, in the ceremony's namespace; refused with TargetNotFound if absent. */
+export async function targetManagedKey(run: CeremonyRun): Promise<ManagedKeyObject> {
+  const namespace = run.ceremony.metadata.namespace ?? '';
+  const name = run.ceremony.spec.target?.managedKeyRef.name ?? '';
+  try {
+    return await run.context.client.get<ManagedKeyObject>(managedKeyType, name, namespace);
+  } catch (error) {
+    if (isNotFound(error)) refuse('TargetNotFound', `ManagedKey ${namespace}/${name} does not exist`);
+    throw error;
   }
 }
 

@@ -140,6 +140,8 @@ export interface CreateResult {
   /** `adopted` when a version with this identity already existed (a retry, or a crash before status was written). */
   readonly outcome: 'created' | 'adopted';
   readonly version: ObservedVersion;
+  /** The public key, where the backend read it while creating or adopting (PKCS#11 proves the pair with it). */
+  readonly publicKey?: PublicKeyInfo;
 }
 
 /** What a signature covers: a message (the backend hashes it as the key's algorithm says) or a digest of one. */

@@ -30,6 +30,13 @@ export interface ReconcileContext {
   readonly clock: Clock;
   readonly client: KubeClient;
   readonly reconcileId: string;
+  /**
+   * Says this reconcile's own write moved the object past `object`'s resourceVersion. Until the watch brings the
+   * write, the cache still holds the old version: a reconcile queued meanwhile (by the events of the reconcile's
+   * earlier writes) would redo work from stale data and end in a 409, so it is skipped, and the write's own watch
+   * event queues the next one.
+   */
+  superseded(object: KubeObject): void;
 }
 
 /** What a reconcile returns: `{}` when done. */
@@ -100,6 +107,8 @@ export class Controller<T extends KubeObject> {
   readonly #log: Logger;
   #workers: Promise<void>[] = [];
   #started = false;
+  /** Per key, the resourceVersions this controller's reconciles wrote past, until the cache holds a later one. */
+  readonly #superseded = new Map<string, Set<string>>();
 
   constructor(definition: ControllerDefinition<T>, deps: ControllerDependencies) {
     this.name = definition.name;
@@ -218,6 +227,9 @@ export class Controller<T extends KubeObject> {
       this.#queue.forget(key);
       return;
     }
+    const version = object.metadata.resourceVersion ?? '';
+    if (this.#superseded.get(key)?.has(version)) return;
+    this.#superseded.delete(key);
     const { namespace, name } = splitKey(key);
     const reconcileId = randomUUID();
     const log = this.#log.child({ ...(namespace ? { namespace } : {}), name, reconcileId });
@@ -227,6 +239,11 @@ export class Controller<T extends KubeObject> {
       clock: this.#deps.clock,
       client: this.#deps.client,
       reconcileId,
+      superseded: (old) => {
+        const versions = this.#superseded.get(key) ?? new Set<string>();
+        versions.add(old.metadata.resourceVersion ?? '');
+        this.#superseded.set(key, versions);
+      },
     };
     const started = performance.now();
     const seconds = (): number => (performance.now() - started) / 1000;

@@ -320,9 +320,8 @@ export class Pkcs11Backend implements KeyBackend {
       const found = lookup(id);
       if (!found.every((o) => o.label === oid.label || o.label === oid.publicLabel)) continue; // another key's id
       const existing = groupKeyObjects(found, oid.label);
-      if (existing !== undefined) {
-        return { outcome: 'adopted', version: await this.#adopt(session, existing, oid, id, spec) };
-      }
+      if (existing !== undefined)
+        return { outcome: 'adopted', ...(await this.#adopt(session, existing, oid, id, spec)) };
       free.push({ id, found });
     }
     const [slot] = free;
@@ -335,8 +334,7 @@ export class Pkcs11Backend implements KeyBackend {
     const request = generationRequest(spec, oid, slot.id, this.#profile);
     const generated = await generate(this.#pkcs11, session, request, oid);
     this.#index.put(slot.id, [generated.primary, ...(generated.public ? [generated.public] : [])]);
-    const version = await this.#verifyGenerated(session, generated, oid, slot.id, spec);
-    return { outcome: 'created', version };
+    return { outcome: 'created', ...(await this.#verifyGenerated(session, generated, oid, slot.id, spec)) };
   }
 
   async publicKey(identity: KeyIdentity, options?: CallOptions): Promise<PublicKeyInfo> {
@@ -712,23 +710,28 @@ export class Pkcs11Backend implements KeyBackend {
     return spkiFromAttributes(parameters, attributes);
   }
 
-  /** Why the version's halves are not provably one key pair made inside this token (undefined when they are). */
-  async #pairProblem(
+  /**
+   * The public key of an asymmetric version once its halves are proved one key pair made inside this token, or why
+   * they are not. Secret keys have neither.
+   */
+  async #provePair(
     session: pkcs11js.Handle,
     key: KeyObjects,
     state: KeyState & { readonly algorithm: Algorithm },
     oid: ObjectIdentity,
-  ): Promise<string | undefined> {
-    if (!isAsymmetric(state.algorithm)) return undefined;
-    return pairProblem({
+  ): Promise<{ publicKey?: PublicKeyInfo; problem?: string }> {
+    if (!isAsymmetric(state.algorithm)) return {};
+    const spki = this.#spki(session, key, state.algorithm, oid);
+    const problem = await pairProblem({
       pkcs11: this.#pkcs11,
       session,
       privateKey: key.primary.handle,
       algorithm: state.algorithm,
       usages: state.usages,
-      spki: this.#spki(session, key, state.algorithm, oid),
+      spki,
       mechanisms: this.#mechanisms,
     });
+    return problem === undefined ? { publicKey: publicKeyInfo(spki) } : { problem };
   }
 
   async #adopt(
@@ -737,18 +740,18 @@ export class Pkcs11Backend implements KeyBackend {
     oid: ObjectIdentity,
     id: Buffer,
     spec: KeySpec,
-  ): Promise<ObservedVersion> {
+  ): Promise<Omit<CreateResult, 'outcome'>> {
     const state = this.#ownState(session, key, oid, spec.recoverable);
     if (state.algorithm !== spec.algorithm) {
       throw new AlreadyExistsError(`${oid.label} exists as ${state.algorithm}, not ${spec.algorithm}`);
     }
     const problems = [...state.problems];
-    const pair = await this.#pairProblem(session, key, state, oid);
-    if (pair !== undefined) problems.push(pair);
+    const { publicKey, problem } = await this.#provePair(session, key, state, oid);
+    if (problem !== undefined) problems.push(problem);
     if (problems.length > 0) {
       throw new PolicyViolationError(`${oid.label} exists but cannot be adopted: ${problems.join('; ')}`);
     }
-    return this.#observed(state, key, id, oid.version);
+    return { version: this.#observed(state, key, id, oid.version), ...(publicKey ? { publicKey } : {}) };
   }
 
   /** Reads a new key back; one the token did not make as asked is destroyed and reported, never used. */
@@ -758,21 +761,27 @@ export class Pkcs11Backend implements KeyBackend {
     oid: ObjectIdentity,
     id: Buffer,
     spec: KeySpec,
-  ): Promise<ObservedVersion> {
+  ): Promise<Omit<CreateResult, 'outcome'>> {
     const state = inspectKey(this.#pkcs11, session, key, spec.recoverable);
     const problems = generationProblems(state, oid, id, spec);
-    if (problems.length === 0 && state.algorithm !== undefined) {
-      const pair = await this.#pairProblem(session, key, { ...state, algorithm: state.algorithm }, oid);
-      if (pair !== undefined) problems.push(pair);
+    const { algorithm } = state;
+    let publicKey: PublicKeyInfo | undefined;
+    if (problems.length === 0 && algorithm !== undefined) {
+      const proof = await this.#provePair(session, key, { ...state, algorithm }, oid);
+      if (proof.problem !== undefined) problems.push(proof.problem);
+      publicKey = proof.publicKey;
     }
-    if (problems.length > 0 || state.algorithm === undefined) {
+    if (problems.length > 0 || algorithm === undefined) {
       this.#destroyObjects(session, key);
       this.#index.put(id, []);
       throw new PolicyViolationError(
         `the token did not generate ${oid.label} as requested: ${problems.join('; ')}`,
       );
     }
-    return this.#observed({ ...state, algorithm: state.algorithm }, key, id, oid.version);
+    return {
+      version: this.#observed({ ...state, algorithm }, key, id, oid.version),
+      ...(publicKey ? { publicKey } : {}),
+    };
   }
 
   #destroyObjects(session: pkcs11js.Handle, key: KeyObjects): void {

@@ -80,8 +80,9 @@ export function managedKeyController(deps: ManagedKeyControllerDeps): Controller
       if (isBeingDeleted(key)) return finalizeKey(key, context, deps.connections);
       // Destroyed by a KeyDestruction ceremony: a record only; nothing is generated, rotated or used again.
       if (key.status?.phase === 'Destroyed') return {};
-      const current = (await addFinalizer(context.client, managedKeyType, key, KEY_FINALIZER)) ?? key;
-      return reconcileKey(current, context, deps, verified);
+      const withFinalizer = await addFinalizer(context.client, managedKeyType, key, KEY_FINALIZER);
+      if (withFinalizer) context.superseded(key);
+      return reconcileKey(withFinalizer ?? key, context, deps, verified);
     },
   };
 }
@@ -143,7 +144,9 @@ class StatusWriter {
   async write(context: ReconcileContext, status: ManagedKeyStatus): Promise<void> {
     status.conditions = withStalled(status.conditions, status.phase === 'Failed', context.clock.now());
     const updated = await updateStatus(context.client, managedKeyType, this.#object, status);
-    if (updated) this.#object = updated;
+    if (!updated) return;
+    context.superseded(this.#object);
+    this.#object = updated;
   }
 }
 

@@ -108,11 +108,12 @@ export async function generateVersion(
   client: KubeClient,
 ): Promise<GenerationOutcome> {
   const identity = keyIdentity(key, entry.version, entry);
-  const { outcome, version: observed } = await backend.create(identity, {
+  const created = await backend.create(identity, {
     algorithm: key.spec.algorithm,
     usages: key.spec.usages,
     ...(key.spec.recovery ? { recoverable: true } : {}),
   });
+  const { outcome, version: observed } = created;
   const recorded: KeyVersion = { ...entry, ...observedFields(observed) };
   if (observed.state === 'PendingGeneration') return { done: false, entry: recorded };
   // Backed up and sealed before the version is recorded Active (recovery.ts says why that order is crash-safe).
@@ -126,8 +127,10 @@ export async function generateVersion(
       )
     : undefined;
   const fingerprint = isAsymmetric(key.spec.algorithm)
-    ? (await backend.publicKey({ ...identity, versionId: observed.versionId, target: observed.target }))
-        .fingerprint
+    ? (
+        created.publicKey ??
+        (await backend.publicKey({ ...identity, versionId: observed.versionId, target: observed.target }))
+      ).fingerprint
     : undefined;
   return {
     done: true,

@@ -133,6 +133,11 @@ export function describeConformance(target: ConformanceTarget): void {
             /pin-(value|source)|password/i,
             'a key reference never carries a credential',
           );
+          // A public key create hands back (it saves a read) is the key's own.
+          if (result.publicKey) {
+            assert.ok(isAsymmetric(algorithm), 'only key pairs have a public key');
+            assert.deepEqual(result.publicKey, await backend.publicKey(recorded(id, result.version)));
+          }
         });
       }
 
@@ -142,6 +147,7 @@ export function describeConformance(target: ConformanceTarget): void {
         const second = await backend.create(id, primarySpec);
         assert.equal(second.outcome, 'adopted');
         assert.equal(second.version.versionId, first.version.versionId);
+        if (first.publicKey && second.publicKey) assert.deepEqual(second.publicKey, first.publicKey);
         assert.equal((await backend.versions(id)).length, 1);
       });
 

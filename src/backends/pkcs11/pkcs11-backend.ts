@@ -280,8 +280,7 @@ export class Pkcs11Backend implements KeyBackend {
     assertValidIdentity(identity);
     assertKeySpec(spec, this.capabilities(), `token "${this.#token.info.tokenLabel}"`);
     const oid = objectIdentity(identity, this.#profile);
-    const lockKey = this.#profile.serialGeneration ? TOKEN_WIDE : (oid.ids[0] ?? TOKEN_WIDE);
-    return this.#shared.locks.run(lockKey.toString('hex'), () =>
+    return this.#shared.locks.run((oid.ids[0] ?? TOKEN_WIDE).toString('hex'), () =>
       this.#pool.use(
         `create ${oid.label}`,
         async (session): Promise<CreateResult> => {
@@ -332,7 +331,13 @@ export class Pkcs11Backend implements KeyBackend {
     for (const stray of slot.found) this.#pkcs11.C_DestroyObject(session, stray.handle);
     this.#index.put(slot.id, []);
     const request = generationRequest(spec, oid, slot.id, this.#profile);
-    const generated = await generate(this.#pkcs11, session, request, oid);
+    // Where the token makes one key at a time, only the generation itself waits for the others: looking up, reading
+    // back and proving a key go on beside the next key's generation.
+    const generated = this.#profile.serialGeneration
+      ? await this.#shared.locks.run(TOKEN_WIDE.toString('hex'), () =>
+          generate(this.#pkcs11, session, request, oid),
+        )
+      : await generate(this.#pkcs11, session, request, oid);
     this.#index.put(slot.id, [generated.primary, ...(generated.public ? [generated.public] : [])]);
     return { outcome: 'created', ...(await this.#verifyGenerated(session, generated, oid, slot.id, spec)) };
   }

@@ -328,6 +328,22 @@ describe('idempotent create', () => {
     assert.equal(listed(key).length, 2);
   });
 
+  it('creates many keys at once, one generation at a time on SoftHSM, each key once', async () => {
+    const keys = Array.from({ length: 24 }, (_, i) => identity(`many-${i}`));
+    const algorithms = ['EC_P256', 'ED25519', 'RSA_2048'] as const;
+    const results = await Promise.all(
+      keys.map((key, i) =>
+        backend.create(key, { algorithm: algorithms[i % algorithms.length]!, usages: ['sign', 'verify'] }),
+      ),
+    );
+    assert.deepEqual(new Set(results.map((r) => r.outcome)), new Set(['created']));
+    assert.equal(new Set(results.map((r) => r.version.versionId)).size, keys.length);
+    for (const [i, key] of keys.entries()) {
+      assert.equal(listed(key).length, 2, `one object pair for ${key.name}`);
+      assert.deepEqual(results[i]!.publicKey, await backend.publicKey(key));
+    }
+  });
+
   it('a restarted backend finds the key from its first enumeration and adopts it', async () => {
     const key = identity('restart');
     const created = await backend.create(key, { algorithm: 'RSA_2048', usages: ['sign', 'verify'] });

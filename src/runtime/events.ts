@@ -71,6 +71,11 @@ export interface EventRecorderOptions {
   seriesWindowMs?: number;
   /** How often pending series counts are written. */
   flushIntervalMs?: number;
+  /**
+   * Series remembered at most (client-go's correlator keeps 4,096): the least recently seen is written and forgotten
+   * first, so 10,000 keys each with an event do not hold 10,000 Events in memory for the window.
+   */
+  maxSeries?: number;
 }
 
 interface ObjectReference {
@@ -121,6 +126,8 @@ export class KubeEventRecorder implements EventRecorder {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #seriesWindowMs: number;
+  readonly #maxSeries: number;
+  /** In order of last observation (a repeat moves its series to the end). */
   readonly #series = new Map<string, Series>();
   readonly #timer: NodeJS.Timeout;
 
@@ -131,6 +138,7 @@ export class KubeEventRecorder implements EventRecorder {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.log ?? silentLogger;
     this.#seriesWindowMs = options.seriesWindowMs ?? 6 * 60_000;
+    this.#maxSeries = options.maxSeries ?? 4096;
     this.#timer = setInterval(() => {
       void this.flush();
     }, options.flushIntervalMs ?? 30_000);
@@ -145,8 +153,17 @@ export class KubeEventRecorder implements EventRecorder {
     if (series && now - series.lastObservedMs <= this.#seriesWindowMs) {
       series.count += 1;
       series.lastObservedMs = now;
+      this.#series.delete(key);
+      this.#series.set(key, series);
       if (series.count === 2) this.#write(series);
       return;
+    }
+    this.#series.delete(key);
+    for (const [oldest, stale] of this.#series) {
+      if (this.#series.size < this.#maxSeries) break;
+      // Its writes are chained on the series object itself, so forgetting it here loses no count.
+      this.#write(stale);
+      this.#series.delete(oldest);
     }
     const fresh: Series = {
       event,

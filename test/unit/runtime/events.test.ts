@@ -125,6 +125,41 @@ describe('event recorder', () => {
     await events.stop();
   });
 
+  it('remembers a bounded number of series, writing the least recently seen before forgetting it', async () => {
+    const sink = memorySink();
+    const events = new KubeEventRecorder({
+      sink,
+      controller: 'keyward.io/operator',
+      instance: 'pod-1',
+      clock: { now: () => t0 },
+      flushIntervalMs: 3_600_000,
+      maxSeries: 2,
+    });
+    const on = (name: string) => ({ ...key, metadata: { ...key.metadata, name, uid: name } });
+    const created = { type: 'Normal', reason: 'KeyCreated', action: 'Generate' } as const;
+    const settled = () => new Promise((resolve) => setImmediate(resolve));
+    events.record(on('a'), created);
+    await settled();
+    events.record(on('a'), created); // the second of a series is written at once
+    await settled();
+    events.record(on('b'), created);
+    events.record(on('a'), created); // count 3, left for the next flush; b is now the least recently seen
+    events.record(on('c'), created); // forgets b, written in full
+    events.record(on('d'), created); // forgets a: its count 3 is written first
+    events.record(on('b'), created); // b again: a new Event, not a series of the forgotten one
+    await events.flush();
+    // Each series' writes are in order; different series' writes interleave.
+    const written = (name: string) =>
+      sink.writes.flatMap((w) => {
+        if (w.op === 'create') return w.event.regarding.name === name ? ['create'] : [];
+        return w.name.startsWith(`${name}.`) ? [`patch ${w.series.count}`] : [];
+      });
+    assert.deepEqual(written('a'), ['create', 'patch 2', 'patch 3']);
+    assert.deepEqual(written('b'), ['create', 'create']);
+    assert.deepEqual(written('c'), ['create']);
+    await events.stop();
+  });
+
   it('keeps different reasons, notes or objects apart', async () => {
     const sink = memorySink();
     const events = recorder(sink, { now: () => t0 });

@@ -146,6 +146,11 @@ function fromKubeconfig(config: Kubeconfig, source: string, now: () => number): 
       `cluster "${context.cluster}" of the Kubernetes configuration from ${source} has no server`,
     );
   }
+  if (cluster.proxyUrl !== undefined) {
+    throw new KubeConfigError(
+      `cluster "${context.cluster}" of the Kubernetes configuration from ${source} sets proxy-url, which Keyward does not support`,
+    );
+  }
   const user = context.user === undefined ? undefined : config.users.get(context.user);
   if (context.user !== undefined && !user) {
     throw new KubeConfigError(

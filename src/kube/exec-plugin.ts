@@ -81,18 +81,18 @@ export class ExecPlugin {
       KUBERNETES_EXEC_INFO: JSON.stringify(execInfo),
     };
     return new Promise((resolve, reject) => {
-      const child = spawn(command, args, {
-        env,
-        stdio: ['ignore', 'pipe', 'inherit'],
-        timeout: runTimeoutMs,
-      });
+      const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
+      // Not spawn's own `timeout`: its timer outlives a command that could not be started.
+      const timer = setTimeout(() => child.kill(), runTimeoutMs);
       const stdout: Buffer[] = [];
       child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
       child.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
         const hint = this.#config.installHint ? `: ${this.#config.installHint}` : '';
         reject(this.#error(`cannot be run (${err.code ?? err.message})${hint}`));
       });
       child.once('close', (code, signal) => {
+        clearTimeout(timer);
         if (code === 0) resolve(Buffer.concat(stdout).toString('utf8'));
         else if (signal)
           reject(this.#error(`was stopped by ${signal} (it has ${runTimeoutMs / 1000} s to finish)`));

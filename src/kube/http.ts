@@ -117,18 +117,21 @@ export function openStream(
       response?.destroy(reason);
       req.destroy();
     };
-    const fail = (err: Error): void => {
-      if (response) return; // the response's reader sees the error
-      onStatus(undefined);
-      close(err);
-      reject(err);
-    };
     const onAbort = (): void => {
-      fail(abortReason(signal));
-      close(abortReason(signal));
+      const reason = abortReason(signal);
+      if (!response) {
+        onStatus(undefined);
+        reject(reason);
+      }
+      close(reason);
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    req.on('error', fail);
+    req.on('error', (err) => {
+      if (response) return; // the response's reader sees it
+      onStatus(undefined);
+      close();
+      reject(err);
+    });
     req.once('response', (res) => {
       response = res;
       // An error before the caller starts reading would otherwise be unhandled; reading rethrows it.

@@ -16,6 +16,8 @@ export interface ClusterEntry {
   certificateAuthorityData: string | undefined;
   insecureSkipTlsVerify: boolean;
   tlsServerName: string | undefined;
+  /** Read only to refuse it: Keyward connects directly. */
+  proxyUrl: string | undefined;
 }
 
 export type ExecApiVersion = 'client.authentication.k8s.io/v1' | 'client.authentication.k8s.io/v1beta1';
@@ -77,6 +79,7 @@ export function parseKubeconfig(document: unknown, dir: string): Kubeconfig {
       certificateAuthorityData: text(cluster, 'certificate-authority-data', where),
       insecureSkipTlsVerify: flag(cluster, 'insecure-skip-tls-verify', where),
       tlsServerName: text(cluster, 'tls-server-name', where),
+      proxyUrl: text(cluster, 'proxy-url', where),
     })),
     users: named(root, 'users', 'user', (user, where) => ({
       clientCertificate: path(text(user, 'client-certificate', where)),

@@ -123,7 +123,7 @@ describe('kubeconfig files', () => {
     assert.equal(fromData.headers.authorization, `Basic ${b64('admin:pw')}`);
   });
 
-  it('builds a configuration from an object, refusing one without a current context', () => {
+  it('builds a configuration from an object, refusing one without a current context or with a proxy', () => {
     const config = kubeConfigFromObject({
       clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:1' } }],
       contexts: [{ name: 'x', context: { cluster: 'c' } }],
@@ -133,6 +133,20 @@ describe('kubeconfig files', () => {
     assert.throws(
       () => kubeConfigFromObject({ clusters: [{ name: 'c', cluster: { server: 'https://a' } }] }),
       { name: 'KubeConfigError', message: /has no current context\/cluster/ },
+    );
+    assert.throws(
+      () =>
+        kubeConfigFromObject({
+          clusters: [
+            { name: 'c', cluster: { server: 'https://a', 'proxy-url': 'http://user:proxy-pw@proxy:3128' } },
+          ],
+          contexts: [{ name: 'x', context: { cluster: 'c' } }],
+          'current-context': 'x',
+        }),
+      (err: unknown) =>
+        err instanceof KubeConfigError &&
+        /sets proxy-url, which Keyward does not support/.test(err.message) &&
+        !err.message.includes('proxy-pw'),
     );
   });
 

@@ -39,7 +39,7 @@ export function userCredentials(
   if (user.authProvider !== undefined) {
     throw new KubeConfigError(
       `user "${name}" uses the auth-provider "${user.authProvider}", which Keyward does not support: ` +
-        'configure an exec plugin (client.authentication.k8s.io) for it instead, as kubectl does since 1.26',
+        'configure an exec plugin (client.authentication.k8s.io) for it instead (kubectl dropped auth-providers in 1.26)',
     );
   }
   const fixed: RequestAuth = {};

@@ -2,7 +2,7 @@
 // client certificate: what every client did, the operator included, counted by the server rather than by us.
 
 import { request } from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
+import { type KubeConfig, loadKubeConfig } from '../src/kube/config.ts';
 import { type Sample, parseExposition, sum } from './prometheus.ts';
 
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY']);
@@ -15,17 +15,15 @@ export interface RequestCounts {
 }
 
 export class ApiServerMetrics {
-  readonly #kubeConfig = new KubeConfig();
+  readonly #kubeConfig: KubeConfig;
 
   constructor(kubeconfigPath: string) {
-    this.#kubeConfig.loadFromFile(kubeconfigPath);
+    this.#kubeConfig = loadKubeConfig({ path: kubeconfigPath }).kubeConfig;
   }
 
   async samples(): Promise<Sample[]> {
-    const server = this.#kubeConfig.getCurrentCluster()?.server;
-    if (server === undefined) throw new Error('the kubeconfig names no server');
-    const options: Parameters<typeof request>[1] = { method: 'GET' };
-    await this.#kubeConfig.applyToHTTPSOptions(options);
+    const server = this.#kubeConfig.server;
+    const options = { ...(await this.#kubeConfig.requestOptions()), method: 'GET' };
     const text = await new Promise<string>((resolve, reject) => {
       const req = request(new URL('/metrics', server), options, (res) => {
         const chunks: Buffer[] = [];

@@ -85,10 +85,10 @@ async function persist(fn: () => Promise<unknown>): Promise<void> {
       return;
     } catch (error) {
       if (error instanceof KubeApiError && error.statusCode === 409 && attempt > 1) return;
-      // A pooled connection the API server closed while it sat idle (the quiet period) fails as a fetch error.
+      // A pooled connection the API server closed while it sat idle (the quiet period) fails with ECONNRESET.
       const transient =
         (error instanceof KubeApiError && (error.statusCode === 429 || error.statusCode >= 500)) ||
-        (error instanceof TypeError && error.message === 'fetch failed');
+        (error instanceof Error && 'code' in error && error.code === 'ECONNRESET');
       if (!transient || attempt >= 10) throw error;
       log(`retrying after ${error.message}`);
       await sleep(1_000);

@@ -2,12 +2,11 @@
 // which records every informer they read (list, watch) and every controller's declared `access` (what its reconciler
 // does through the API); the runtime adds its Lease and Events. helm/keyward/templates/rbac.yaml is rendered from
 // that, so a verb the code does not use is never granted, and a new API call shows up as a drift in the chart test.
-import { KubeConfig } from '@kubernetes/client-node';
-
 import { parseCommandLine } from '../src/config.ts';
 import { controllerFactories } from '../src/controllers/registry.ts';
 import type { ApiAccess, Verb } from '../src/kube/access.ts';
 import { KubeClient } from '../src/kube/client.ts';
+import { kubeConfigFromObject } from '../src/kube/config.ts';
 import type { KubeObject } from '../src/kube/object.ts';
 import { silentLogger } from '../src/log.ts';
 import { OperatorMetrics } from '../src/metrics/registry.ts';
@@ -40,12 +39,10 @@ class RecordingManager extends Manager {
 
 /** The operator's controllers added to a manager that is never started (no request is made), as main.ts adds them. */
 export function wiredManager(): RecordingManager {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromOptions({
-    clusters: [{ name: 'none', server: 'https://127.0.0.1:1' }],
-    users: [{ name: 'none' }],
-    contexts: [{ name: 'none', cluster: 'none', user: 'none' }],
-    currentContext: 'none',
+  const kubeConfig = kubeConfigFromObject({
+    clusters: [{ name: 'none', cluster: { server: 'https://127.0.0.1:1' } }],
+    contexts: [{ name: 'none', context: { cluster: 'none' } }],
+    'current-context': 'none',
   });
   const parsed = parseCommandLine(['--leader-election-namespace=keyward']);
   if (!('config' in parsed)) throw new Error('unexpected --help');

@@ -1,9 +1,8 @@
 // Client-side helpers shared by the local run (scripts/run.ts) and the tests: manifest loading, server-side apply
-// and CRD installation. Objects go to the API server as plain JSON (client-node's typed serializer would drop
-// schema keywords such as `enum` and `x-kubernetes-validations` from a CRD).
+// and CRD installation. Objects go to the API server as plain JSON, as written (a typed serializer such as
+// client-node's would drop schema keywords such as `enum` and `x-kubernetes-validations` from a CRD).
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { HttpMethod } from '@kubernetes/client-node';
 import { loadAll } from 'js-yaml';
 import { resourceTypeOf, builtinResources, resourcePath } from '../src/kube/resource.ts';
 import type { ResourceType } from '../src/kube/resource.ts';
@@ -57,7 +56,7 @@ export async function apply(
   options: { dryRun?: boolean } = {},
 ): Promise<KubeObject> {
   const { name, namespace } = object.metadata ?? {};
-  return client.request<KubeObject>(HttpMethod.PATCH, resourcePath(resourceOf(object), { name, namespace }), {
+  return client.request<KubeObject>('PATCH', resourcePath(resourceOf(object), { name, namespace }), {
     body: object,
     contentType: 'application/apply-patch+yaml',
     query: { fieldManager: FIELD_MANAGER, force: true, dryRun: options.dryRun ? 'All' : undefined },

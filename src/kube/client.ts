@@ -1,17 +1,18 @@
-// A small dynamic client for any resource (built-in or custom), on client-node's own transport: its
-// KubeConfig authentication (client certificates, tokens, exec plugins, in-cluster token refresh) and its
-// undici fetch. Objects are plain JSON; callers type them.
+// A small dynamic client for any resource (built-in or custom) on node:https (./http.ts), authenticated as the
+// KubeConfig says (./config.ts). Objects are plain JSON; callers type them.
 
-import type { KubeConfig, ResponseContext } from '@kubernetes/client-node';
-import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext } from '@kubernetes/client-node';
+import type { Agent } from 'node:http';
 
+import type { KubeConfig } from './config.ts';
 import { KubeApiError } from './errors.ts';
 import type { StatusDetails } from './errors.ts';
+import { connectionPool, openStream, readLines, readText, send } from './http.ts';
+import type { HttpMethod, HttpRequest } from './http.ts';
 import type { KubeList, KubeObject } from './object.ts';
 import type { ResourceType } from './resource.ts';
 import { resourcePath } from './resource.ts';
 
-type Dispatcher = NonNullable<ReturnType<RequestContext['getDispatcher']>>;
+export type { HttpMethod } from './http.ts';
 
 export type PatchType = 'json' | 'merge' | 'apply';
 
@@ -90,17 +91,15 @@ export class KubeClient {
   readonly server: string;
   readonly fieldManager: string;
   readonly #kubeConfig: KubeConfig;
-  readonly #http = new IsomorphicFetchHttpLibrary();
+  readonly #pool: Agent;
   readonly #requestTimeoutMs: number;
   readonly #userAgent: string;
   readonly #onResponse: KubeClientOptions['onResponse'];
-  #pool: Dispatcher | undefined;
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the Kubernetes configuration has no current cluster');
-    this.server = cluster.server.replace(/\/+$/, '');
+    this.server = kubeConfig.server.replace(/\/+$/, '');
     this.#kubeConfig = kubeConfig;
+    this.#pool = connectionPool(new URL(this.server));
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
     this.fieldManager = options.fieldManager ?? 'keyward';
     this.#userAgent = options.userAgent ?? 'keyward';
@@ -114,24 +113,20 @@ export class KubeClient {
     options: { subresource?: string; signal?: AbortSignal } = {},
   ): Promise<T> {
     const path = resourcePath(resource, { namespace, name, subresource: options.subresource });
-    return this.request<T>(HttpMethod.GET, path, { signal: options.signal });
+    return this.request<T>('GET', path, { signal: options.signal });
   }
 
   /** One page of a list; see listAll for every page. */
   async list<T extends KubeObject>(resource: ResourceType, options: ListOptions = {}): Promise<KubeList<T>> {
-    return this.request<KubeList<T>>(
-      HttpMethod.GET,
-      resourcePath(resource, { namespace: options.namespace }),
-      {
-        query: {
-          labelSelector: options.labelSelector,
-          fieldSelector: options.fieldSelector,
-          limit: options.limit,
-          continue: options.continue,
-        },
-        signal: options.signal,
+    return this.request<KubeList<T>>('GET', resourcePath(resource, { namespace: options.namespace }), {
+      query: {
+        labelSelector: options.labelSelector,
+        fieldSelector: options.fieldSelector,
+        limit: options.limit,
+        continue: options.continue,
       },
-    );
+      signal: options.signal,
+    });
   }
 
   /** Every page of a list, as one consistent snapshot with the resourceVersion to watch from. */
@@ -158,7 +153,7 @@ export class KubeClient {
       namespace: object.metadata.namespace,
       subresource: options.subresource,
     });
-    return this.request<T>(HttpMethod.POST, path, {
+    return this.request<T>('POST', path, {
       body: object,
       query: { fieldManager: this.fieldManager },
       signal: options.signal,
@@ -176,7 +171,7 @@ export class KubeClient {
       name: object.metadata.name,
       subresource: options.subresource,
     });
-    return this.request<T>(HttpMethod.PUT, path, {
+    return this.request<T>('PUT', path, {
       body: object,
       query: { fieldManager: this.fieldManager },
       signal: options.signal,
@@ -192,7 +187,7 @@ export class KubeClient {
     options: WriteOptions & { force?: boolean } = {},
   ): Promise<T> {
     const path = resourcePath(resource, { namespace, name, subresource: options.subresource });
-    return this.request<T>(HttpMethod.PATCH, path, {
+    return this.request<T>('PATCH', path, {
       body: patch,
       contentType: patchContentTypes[type],
       query: { fieldManager: this.fieldManager, force: type === 'apply' ? options.force : undefined },
@@ -210,7 +205,7 @@ export class KubeClient {
       options.preconditions === undefined
         ? undefined
         : { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: options.preconditions };
-    await this.request<unknown>(HttpMethod.DELETE, resourcePath(resource, { namespace, name }), {
+    await this.request<unknown>('DELETE', resourcePath(resource, { namespace, name }), {
       body,
       signal: options.signal,
     });
@@ -236,84 +231,53 @@ export class KubeClient {
     };
     // A watch runs until aborted (no request timeout) on a connection of its own, closed when it ends: a
     // watch that went silent may sit on a half-open connection, which must not be reused.
-    const context = await this.#prepare(HttpMethod.GET, path, { query });
-    const connection = context.getDispatcher();
-    context.setSignal(signal);
+    const request = await this.#prepare('GET', path, { query });
+    const { response, close } = await openStream(request, signal, (code) => {
+      this.#answered('GET', code);
+    });
     try {
-      const response = await this.#exchange(context);
-      if (response.httpStatusCode !== 200) throw await apiError(HttpMethod.GET, path, response);
-      const body = response.body.stream();
-      if (!body) return;
-      for await (const line of readLines(body)) {
+      if (response.statusCode !== 200) {
+        throw apiErrorFromText('GET', path, response.statusCode ?? 0, await readText(response));
+      }
+      for await (const line of readLines(response)) {
         if (line.trim() === '') continue;
         yield JSON.parse(line) as WatchEvent<T | WatchStatus>;
       }
     } finally {
-      void connection?.destroy();
+      close();
     }
   }
 
   /** A raw request to any API path; throws KubeApiError for non-2xx answers. */
   async request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
-    const context = await this.#prepare(method, path, options);
-    // client-node builds a new undici Agent for every request, which opens a new TLS connection each time.
-    // Requests share one pool instead; the headers (tokens) are still applied afresh to each request.
-    this.#pool ??= context.getDispatcher();
-    const pool = this.#pool;
-    if (pool) context.setDispatcher(pool);
-    const timeout = AbortSignal.timeout(this.#requestTimeoutMs);
-    context.setSignal(options.signal ? AbortSignal.any([options.signal, timeout]) : timeout);
-    let response: ResponseContext;
-    let text: string;
-    try {
-      response = await this.#exchange(context);
-      text = await response.body.text();
-    } catch (err) {
-      // undici keeps using a connection whose request timed out, so a half-open connection would hang
-      // every later request. Drop the whole pool; requests still in flight on it fail and are retried.
-      if (pool && this.#pool === pool) {
-        this.#pool = undefined;
-        void pool.destroy();
-      }
-      throw err;
-    }
-    if (response.httpStatusCode < 200 || response.httpStatusCode > 299) {
-      throw apiErrorFromText(method, path, response.httpStatusCode, text);
-    }
+    const { status, text } = await send(await this.#prepare(method, path, options), this.#pool, {
+      timeoutMs: this.#requestTimeoutMs,
+      signal: options.signal,
+      onStatus: (code) => {
+        this.#answered(method, code);
+      },
+    });
+    if (status < 200 || status > 299) throw apiErrorFromText(method, path, status, text);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
-  async #prepare(method: HttpMethod, path: string, options: RequestOptions): Promise<RequestContext> {
+  async #prepare(method: HttpMethod, path: string, options: RequestOptions): Promise<HttpRequest> {
     const url = new URL(this.server + path);
     for (const [name, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(name, String(value));
     }
-    const context = new RequestContext(url.toString(), method);
-    context.setHeaderParam('Accept', 'application/json');
-    context.setHeaderParam('User-Agent', this.#userAgent);
-    if (options.body !== undefined) {
-      context.setHeaderParam('Content-Type', options.contentType ?? 'application/json');
-      context.setBody(JSON.stringify(options.body));
-    }
-    await this.#kubeConfig.applySecurityAuthentication(context);
-    return context;
+    const auth = await this.#kubeConfig.requestOptions();
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.#userAgent };
+    Object.assign(headers, auth.headers);
+    if (options.body === undefined) return { ...auth, url, method, headers };
+    headers['content-type'] = options.contentType ?? 'application/json';
+    return { ...auth, url, method, headers, body: JSON.stringify(options.body) };
   }
 
-  async #exchange(context: RequestContext): Promise<ResponseContext> {
-    const method = context.getHttpMethod();
-    try {
-      const response = await this.#http.send(context).toPromise();
-      this.#onResponse?.(method, response.httpStatusCode);
-      return response;
-    } catch (err) {
-      this.#onResponse?.(method, undefined);
-      throw err;
-    }
+  #answered(method: HttpMethod, code: number | undefined): void {
+    if (code === 401) this.#kubeConfig.unauthorized();
+    this.#onResponse?.(method, code);
   }
-}
-
-async function apiError(method: string, path: string, response: ResponseContext): Promise<KubeApiError> {
-  return apiErrorFromText(method, path, response.httpStatusCode, await response.body.text());
 }
 
 function apiErrorFromText(method: string, path: string, code: number, text: string): KubeApiError {
@@ -325,20 +289,4 @@ function apiErrorFromText(method: string, path: string, code: number, text: stri
   }
   const message = status.message ?? `HTTP ${code}`;
   return new KubeApiError(code, `${method} ${path}: ${message}`, status.reason, status.details);
-}
-
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buffered = '';
-  for await (const chunk of stream) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let newline = buffered.indexOf('\n');
-    while (newline >= 0) {
-      yield buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      newline = buffered.indexOf('\n');
-    }
-  }
-  buffered += decoder.decode();
-  if (buffered !== '') yield buffered;
 }

@@ -23,7 +23,7 @@ export class KubeApiError extends Error {
   }
 }
 
-/** The HTTP status code of an API error (ours, client-node's ApiException, or a watch ERROR Status). */
+/** The HTTP status code of an API error (ours, any error with a numeric `statusCode`, or a watch ERROR Status). */
 export function statusCode(err: unknown): number | undefined {
   if (err instanceof KubeApiError) return err.statusCode;
   if (typeof err !== 'object' || err === null) return undefined;

@@ -13,7 +13,6 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { HttpMethod } from '@kubernetes/client-node';
 
 import { installCrds } from '../../scripts/cluster.ts';
 import type { KubeClient } from '../../src/kube/client.ts';
@@ -39,7 +38,7 @@ const REF_PREFIX = '#/components/schemas/';
 /** Installs the CRDs and writes the schemas of every kind the control plane serves into a new temporary directory. */
 export async function controlPlaneSchemas(client: KubeClient): Promise<{ dir: string; kinds: Set<string> }> {
   await installCrds(client);
-  const getJson = (apiPath: string): Promise<unknown> => client.request(HttpMethod.GET, apiPath);
+  const getJson = (apiPath: string): Promise<unknown> => client.request('GET', apiPath);
   // A CRD is in /openapi/v3 a moment after it is established.
   await eventually('the CRDs to be published in /openapi/v3', async () => {
     const index = (await getJson('/openapi/v3')) as { paths: Record<string, unknown> };

@@ -9,13 +9,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 
-import { KubeConfig } from '@kubernetes/client-node';
-
 import {
   type ControlPlane,
   ensureControlPlane,
   stopControlPlane,
 } from '../../scripts/testenv/controlplane.ts';
+import { loadKubeConfig } from '../../src/kube/config.ts';
 
 const log = (line: string): void => {
   console.error(`[testenv] ${line}`);
@@ -28,12 +27,10 @@ interface Response {
 
 /** One request with Node's https and the server and client credentials of the kubeconfig. */
 async function call(kubeconfig: string, method: string, urlPath: string, body?: unknown): Promise<Response> {
-  const config = new KubeConfig();
-  config.loadFromFile(kubeconfig);
-  const server = config.getCurrentCluster()?.server;
-  assert.ok(server, 'the kubeconfig names a server');
-  const options: RequestOptions = { method, headers: { accept: 'application/json' }, agent: false };
-  await config.applyToHTTPSOptions(options);
+  const { kubeConfig, server } = loadKubeConfig({ path: kubeconfig });
+  const auth = await kubeConfig.requestOptions();
+  const headers = { ...auth.headers, accept: 'application/json' };
+  const options: RequestOptions = { ...auth, method, headers, agent: false };
   return new Promise((resolve, reject) => {
     const req = request(new URL(urlPath, server), options, (res) => {
       let text = '';

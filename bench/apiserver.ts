@@ -1,8 +1,10 @@
 // The API server's own request counters (apiserver_request_total on its /metrics), read with the kubeconfig's
 // client certificate: what every client did, the operator included, counted by the server rather than by us.
 
+import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { type KubeConfig, loadKubeConfig } from '../src/kube/config.ts';
+import { stateDir, stateFiles } from '../scripts/testenv/paths.ts';
 import { type Sample, parseExposition, sum } from './prometheus.ts';
 
 const WRITE_VERBS = new Set(['POST', 'PUT', 'PATCH', 'DELETE', 'DELETECOLLECTION', 'APPLY']);
@@ -55,4 +57,16 @@ export class ApiServerMetrics {
 
 export function countsSince(after: RequestCounts, before: RequestCounts): RequestCounts {
   return { total: after.total - before.total, keywardWrites: after.keywardWrites - before.keywardWrites };
+}
+
+/** USER_HZ, 100 on Linux for every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** CPU time (user + system) of the local control plane process (kube-apiserver and etcd in one), from /proc. */
+export function controlPlaneCpuSeconds(): number {
+  const pid = readFileSync(stateFiles(stateDir()).pid, 'utf8').trim();
+  // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th, in clock ticks.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }

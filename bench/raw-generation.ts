@@ -18,6 +18,8 @@ export interface GenerationRun {
   /** Objects on the token before the run. */
   readonly objectsBefore: number;
   readonly seconds: number;
+  /** CPU time of this process (user + system, SoftHSM's threads included) over the run. */
+  readonly cpuSeconds: number;
   /** Milliseconds per key of each block of the run, in order. */
   readonly blocks: readonly { readonly keysBefore: number; readonly msPerKey: number }[];
 }
@@ -49,6 +51,7 @@ export class RawToken {
     const objectsBefore = this.#objects;
     const blocks: { keysBefore: number; msPerKey: number }[] = [];
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     let next = 0;
     let blockStarted = started;
     let blockDone = 0;
@@ -80,7 +83,8 @@ export class RawToken {
     };
     await Promise.all(this.#sessions.map(worker));
     const seconds = (performance.now() - started) / 1000;
-    return { algorithm, keys, objectsBefore, seconds, blocks };
+    const cpu = process.cpuUsage(cpuBefore);
+    return { algorithm, keys, objectsBefore, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, blocks };
   }
 
   close(): void {

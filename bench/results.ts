@@ -2,7 +2,7 @@
 // bench/results/latest.json for machines.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, freemem, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { GenerationRun } from './raw-generation.ts';
@@ -32,6 +32,8 @@ export interface Results {
   readonly memoryAtStop: readonly Readonly<Record<string, number>>[];
   /** The operator's CPU time in each phase (the restarted one's from its spawn until every key was observed). */
   readonly operatorCpuSeconds: Readonly<Record<'creation' | 'resync' | 'rotationWave', number>>;
+  /** The kube-apiserver and etcd process, over the same phases. */
+  readonly controlPlaneCpuSeconds: Readonly<Record<'creation' | 'rotationWave', number>>;
   readonly reconcileP50Ms: number | undefined;
   readonly reconcileP99Ms: number | undefined;
   readonly reconcileWaveP50Ms: number | undefined;
@@ -130,6 +132,7 @@ function rawLines(run: GenerationRun): string {
 export function writeResults(dir: string, r: Results): string[] {
   mkdirSync(dir, { recursive: true });
   const judged = budgets(r);
+  const perKey = (seconds: number): string => fixed((seconds * 1000) / r.keys, 1);
   const date = new Date().toISOString().slice(0, 10);
   const json = {
     date: new Date().toISOString(),
@@ -169,6 +172,7 @@ export function writeResults(dir: string, r: Results): string[] {
     `- API requests per key (apiserver_request_total, less the benchmark's own): ${fixed(r.apiRequestsPerKey, 1)} at creation, ${fixed(r.apiRequestsPerKeyRotation, 1)} in the rotation wave`,
     `- reconcile latency (managedkey, creation): p50 ${r.reconcileP50Ms ?? '-'} ms, p99 ${r.reconcileP99Ms ?? '-'} ms; rotation wave: p50 ${r.reconcileWaveP50Ms ?? '-'} ms, p99 ${r.reconcileWaveP99Ms ?? '-'} ms`,
     `- operator CPU time (user + system): creation ${fixed(r.operatorCpuSeconds.creation, 1)} s (${fixed((r.operatorCpuSeconds.creation * 1000) / r.keys, 1)} ms a key), resync ${fixed(r.operatorCpuSeconds.resync, 1)} s from spawn, rotation wave ${fixed(r.operatorCpuSeconds.rotationWave, 1)} s (${fixed((r.operatorCpuSeconds.rotationWave * 1000) / r.keys, 1)} ms a key)`,
+    `- where the CPU went, ms a key (user + system): raw generation ${perKey(r.raw.rawCreate.cpuSeconds)} (SoftHSM's work alone), operator ${perKey(r.operatorCpuSeconds.creation)} (SoftHSM's work in it included), control plane ${perKey(r.controlPlaneCpuSeconds.creation)} at creation; raw ${perKey(r.raw.rawRotate.cpuSeconds)}, operator ${perKey(r.operatorCpuSeconds.rotationWave)}, control plane ${perKey(r.controlPlaneCpuSeconds.rotationWave)} in the rotation wave; the machine has ${availableParallelism()} cores`,
     `- steadyStateWrites: ${r.steadyStateWrites} over ${r.quietSeconds} s after convergence`,
     `- resync after a restart: ${fixed(r.resyncSeconds)} s from spawning the process until every key was observed in the token (its metrics endpoint was up after ${fixed(r.resyncMetricsUpSeconds)} s); one list of the ${r.keys} ManagedKeys: ${fixed(r.listSeconds, 3)} s; ratio ${fixed(r.resyncRatio, 1)}; writes ${r.resyncWrites} (${r.resyncWritesSettled} within 5 s more)`,
     `- the restarted operator's start, seconds after spawn: ${Object.entries(r.resyncTimeline)

@@ -23,7 +23,7 @@ import type { KubeObject } from '../src/kube/object.ts';
 import { clientFor } from '../test/fixtures/runtime-env.ts';
 import { managedKeyManifest, setUpSoftHsmBackend } from '../test/support/keyward.ts';
 import { SoftHsm } from '../test/support/softhsm.ts';
-import { ApiServerMetrics, countsSince } from './apiserver.ts';
+import { ApiServerMetrics, controlPlaneCpuSeconds, countsSince } from './apiserver.ts';
 import {
   type BenchOperator,
   type OperatorBuild,
@@ -213,6 +213,7 @@ await sleep(500);
 let samplesBefore = await operator.metrics();
 const reconcileBefore = reconcileBuckets(samplesBefore);
 let cpuBefore = cpuSeconds(samplesBefore);
+let controlPlaneCpuBefore = controlPlaneCpuSeconds();
 let countsBefore = await apiServer.counts();
 let ownBefore = ownRequests;
 log(`creating ${N} ManagedKeys`);
@@ -235,6 +236,7 @@ const operatorRequests = createCounts.total - (ownRequests - ownBefore) - 1;
 let samplesAfter = await operator.metrics();
 const reconcileCreate = bucketDelta(reconcileBuckets(samplesAfter), reconcileBefore);
 const createCpuSeconds = cpuSeconds(samplesAfter) - cpuBefore;
+const createControlPlaneCpuSeconds = controlPlaneCpuSeconds() - controlPlaneCpuBefore;
 recordLoad('creation');
 log(`all ${N} Ready after ${createSeconds.toFixed(1)} s (applied in ${appliedSeconds.toFixed(1)} s)`);
 
@@ -295,6 +297,7 @@ samplesBefore = await operator.metrics();
 const resyncCpuSeconds = cpuSeconds(samplesBefore);
 const reconcileBeforeWave = reconcileBuckets(samplesBefore);
 cpuBefore = cpuSeconds(samplesBefore);
+controlPlaneCpuBefore = controlPlaneCpuSeconds();
 countsBefore = await apiServer.counts();
 ownBefore = ownRequests;
 log(`rotation wave of ${N} keys`);
@@ -314,6 +317,7 @@ const waveOperatorRequests = waveCounts.total - (ownRequests - ownBefore) - 1;
 samplesAfter = await operator.metrics();
 const reconcileWave = bucketDelta(reconcileBuckets(samplesAfter), reconcileBeforeWave);
 const waveCpuSeconds = cpuSeconds(samplesAfter) - cpuBefore;
+const waveControlPlaneCpuSeconds = controlPlaneCpuSeconds() - controlPlaneCpuBefore;
 recordLoad('rotation wave');
 log(`rotation wave done after ${rotationWaveSeconds.toFixed(1)} s`);
 await stopOperator(operator);
@@ -346,6 +350,10 @@ const results: Results = {
   peakRssMbByProcess: peaks,
   memoryAtStop,
   operatorCpuSeconds: { creation: createCpuSeconds, resync: resyncCpuSeconds, rotationWave: waveCpuSeconds },
+  controlPlaneCpuSeconds: {
+    creation: createControlPlaneCpuSeconds,
+    rotationWave: waveControlPlaneCpuSeconds,
+  },
   reconcileP50Ms: ms(quantile(0.5, reconcileCreate)),
   reconcileP99Ms: ms(quantile(0.99, reconcileCreate)),
   reconcileWaveP50Ms: ms(quantile(0.5, reconcileWave)),

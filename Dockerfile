@@ -35,4 +35,7 @@ COPY package.json LICENSE ./
 # The chart runs the pod as 65532 too; nothing in the image is writable by it.
 USER 65532:65532
 EXPOSE 8080 8081
-ENTRYPOINT ["node", "dist/main.js"]
+# A young generation of 1 MiB semi-spaces instead of V8's 16: scavenges stay cheap (most of what the operator
+# allocates is a parsed API answer that dies at once) and the process does not hold tens of MiB it rarely needs
+# (bench/results: peak RSS 135 -> 108 MiB at 300 keys, operator CPU unchanged).
+ENTRYPOINT ["node", "--max-semi-space-size=1", "dist/main.js"]

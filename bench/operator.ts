@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { imageNodeFlags } from '../test/fixtures/image-entrypoint.ts';
 import {
   baseArgs,
   mainPath,
@@ -58,7 +59,8 @@ export async function startBenchOperator(
           ...process.env,
           NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir} --diagnostic-dir=${profileDir} --heapsnapshot-signal=SIGUSR2`,
         };
-  const process_ = startOperator(name, args, { script, env });
+  // With the image's node flags (Dockerfile ENTRYPOINT), as the image runs it.
+  const process_ = startOperator(name, args, { script, env, nodeFlags: imageNodeFlags() });
   // Its log, kept next to the results (a crashed run is explained by it).
   void process_.exited.then(() => {
     writeFileSync(logFile, process_.logs.map((l) => JSON.stringify(l)).join('\n') + '\n');

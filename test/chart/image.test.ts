@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 
 import type { ManagedKeyObject } from '../../src/api/v1alpha1/index.ts';
 import { managedKeyType } from '../../src/controllers/managedkey/controller.ts';
+import { imageNodeFlags } from '../fixtures/image-entrypoint.ts';
 import { startOperator } from '../fixtures/operator-process.ts';
 import type { OperatorProcess } from '../fixtures/operator-process.ts';
 import { eventually } from '../support/eventually.ts';
@@ -128,7 +129,11 @@ describe('the image contents (dist/ and production dependencies)', { timeout: 60
         '--health-probe-bind-address=127.0.0.1:0',
         `--leader-election-namespace=${NAMESPACE}`,
       ],
-      { script: path.join(app, 'dist', 'main.js'), env: { ...process.env, NODE_ENV: 'production' } },
+      {
+        script: path.join(app, 'dist', 'main.js'),
+        nodeFlags: imageNodeFlags(),
+        env: { ...process.env, NODE_ENV: 'production' },
+      },
     );
     await operator.waitForLog('the operator to lead', (l) => l.msg === 'acquired the lease; leading', 60_000);
     await setup.client.create(

@@ -225,6 +225,7 @@ export class Controller<T extends KubeObject> {
     if (!object) {
       // Deleted (its finalizers, if any, already ran): nothing is left to converge.
       this.#queue.forget(key);
+      this.#superseded.delete(key);
       return;
     }
     const version = object.metadata.resourceVersion ?? '';

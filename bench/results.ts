@@ -34,6 +34,8 @@ export interface Results {
   readonly operatorCpuSeconds: Readonly<Record<'creation' | 'resync' | 'rotationWave', number>>;
   /** The kube-apiserver and etcd process, over the same phases. */
   readonly controlPlaneCpuSeconds: Readonly<Record<'creation' | 'rotationWave', number>>;
+  /** Resident memory outside the JS heap that the raw token's objects added to the benchmark's own process. */
+  readonly softHsmMemory: { readonly objects: number; readonly mb: number };
   readonly reconcileP50Ms: number | undefined;
   readonly reconcileP99Ms: number | undefined;
   readonly reconcileWaveP50Ms: number | undefined;
@@ -179,6 +181,7 @@ export function writeResults(dir: string, r: Results): string[] {
       .map(([step, s]) => `${step} ${fixed(s)}`)
       .join(', ')}; every key observed ${fixed(r.resyncSeconds)}`,
     `- peak RSS of the operator (VmHWM): ${r.peakRssMbByProcess.map((p, i) => `${fixed(p, 1)} MiB (${PROCESS_ROLES[i] ?? 'operator'})`).join(', ')}`,
+    `- SoftHSM's own memory: ${fixed(r.softHsmMemory.mb, 1)} MiB outside the JavaScript heap for the ${r.softHsmMemory.objects} objects of the raw token (${fixed((r.softHsmMemory.mb * 1024) / r.softHsmMemory.objects, 1)} KiB an object), held in whatever process loads the module: the operator's token has ${2 * r.keys} objects after creation, ${4 * r.keys} after the wave`,
     `- memory just before each operator stopped (MB): ${r.memoryAtStop
       .map((m) =>
         Object.entries(m)

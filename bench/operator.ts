@@ -6,6 +6,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { imageNodeFlags } from '../test/fixtures/image-entrypoint.ts';
 import {
@@ -72,8 +73,7 @@ export async function startBenchOperator(
     process: process_,
     pid,
     async metrics() {
-      const response = await fetch(metricsUrl);
-      return parseExposition(await response.text());
+      return parseExposition(await scrape(metricsUrl));
     },
     peakRssMb() {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -89,4 +89,22 @@ export async function startBenchOperator(
       await process_.exited;
     },
   };
+}
+
+/**
+ * One scrape on a connection of its own: a pooled one the operator's server closed while it sat idle (it keeps idle
+ * connections 5 s; the quiet period is longer) fails with ECONNRESET.
+ */
+function scrape(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => {
+        resolve(text);
+      });
+      response.on('error', reject);
+    }).on('error', reject);
+  });
 }

@@ -25,7 +25,8 @@ export class ApiServerMetrics {
 
   async samples(): Promise<Sample[]> {
     const server = this.#kubeConfig.server;
-    const options = { ...(await this.#kubeConfig.requestOptions()), method: 'GET' };
+    // A connection of its own: a pooled one the API server dropped during a quiet period fails with ECONNRESET.
+    const options = { ...(await this.#kubeConfig.requestOptions()), method: 'GET', agent: false };
     const text = await new Promise<string>((resolve, reject) => {
       const req = request(new URL('/metrics', server), options, (res) => {
         const chunks: Buffer[] = [];

@@ -6,6 +6,7 @@
 //   token bucket. A programming fault (TypeError, ...) is also counted as a panic; it never stops the loop.
 
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
 import { describeError } from '../log.ts';
 import type { Logger } from '../log.ts';
@@ -208,6 +209,10 @@ export class Controller<T extends KubeObject> {
 
   async #work(): Promise<void> {
     for (;;) {
+      // A turn of the event loop between two reconciles: a reconcile that awaits only work already done (a backend
+      // answering from memory, a session free at once) continues in microtasks, and 16 workers through 10,000 queued
+      // keys would otherwise hold off every timer and socket (the Lease renewal among them) until the queue is empty.
+      await yieldToEventLoop();
       const key = await this.#queue.get();
       if (key === undefined) return;
       this.#metrics.activeWorkers(1);

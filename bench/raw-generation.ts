@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import type { Algorithm } from '../src/backends/algorithms.ts';
+import type { KeyIdentity } from '../src/backends/identity.ts';
 import { generationRequest } from '../src/backends/pkcs11/generation.ts';
 import { type ModuleLease, openModule } from '../src/backends/pkcs11/module.ts';
 import { objectIdentity } from '../src/backends/pkcs11/object-identity.ts';
@@ -45,8 +46,16 @@ export class RawToken {
     return new RawToken(lease, sessions);
   }
 
-  /** Generates `keys` keys of `algorithm`, `sessions` at a time, timing every `blockSize` keys. */
-  async generate(algorithm: Algorithm, keys: number, blockSize: number): Promise<GenerationRun> {
+  /**
+   * Generates `keys` keys of `algorithm`, `sessions` at a time, timing every `blockSize` keys; key i of the run has
+   * `identities[i]` when given (a random uid otherwise).
+   */
+  async generate(
+    algorithm: Algorithm,
+    keys: number,
+    blockSize: number,
+    identities?: readonly KeyIdentity[],
+  ): Promise<GenerationRun> {
     const profile = VENDOR_PROFILES.softhsm2;
     const objectsBefore = this.#objects;
     const blocks: { keysBefore: number; msPerKey: number }[] = [];
@@ -57,8 +66,14 @@ export class RawToken {
     let blockDone = 0;
     const worker = async (session: pkcs11js.Handle): Promise<void> => {
       while (next < keys) {
+        const identity = identities?.[next] ?? {
+          uid: randomUUID(),
+          namespace: 'raw',
+          name: 'key',
+          version: 1,
+        };
         next++;
-        const oid = objectIdentity({ uid: randomUUID(), namespace: 'raw', name: 'key', version: 1 }, profile);
+        const oid = objectIdentity(identity, profile);
         const id = oid.ids[0] ?? Buffer.alloc(16);
         const request = generationRequest({ algorithm, usages: ['sign', 'verify'] }, oid, id, profile);
         if (request.kind !== 'pair') throw new Error(`${algorithm} is not a key pair`);

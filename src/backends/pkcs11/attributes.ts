@@ -37,6 +37,39 @@ export function boolAttribute(attributes: Map<number, Buffer>, type: number): bo
   return attributes.get(type)?.[0] === 1;
 }
 
+// The boolean attributes Keyward reads of key objects (protection and use flags), each with a bit in a flags number:
+// a parsed object keeps one small integer instead of a Buffer per attribute (see object-facts.ts).
+const FLAG_TYPES: readonly number[] = [
+  pkcs11js.CKA_TOKEN,
+  pkcs11js.CKA_PRIVATE,
+  pkcs11js.CKA_SENSITIVE,
+  pkcs11js.CKA_EXTRACTABLE,
+  pkcs11js.CKA_ALWAYS_SENSITIVE,
+  pkcs11js.CKA_NEVER_EXTRACTABLE,
+  pkcs11js.CKA_LOCAL,
+  pkcs11js.CKA_SIGN,
+  pkcs11js.CKA_VERIFY,
+  pkcs11js.CKA_ENCRYPT,
+  pkcs11js.CKA_DECRYPT,
+  pkcs11js.CKA_WRAP,
+  pkcs11js.CKA_UNWRAP,
+];
+
+function flagBit(type: number): number {
+  const index = FLAG_TYPES.indexOf(type);
+  if (index < 0) throw new TypeError(`attribute 0x${type.toString(16)} has no flag bit`);
+  return 1 << index;
+}
+
+/** The boolean attributes among `types` that are true in `attributes`, as flag bits. */
+export function flagsOf(attributes: Map<number, Buffer>, types: readonly number[]): number {
+  return types.reduce((flags, type) => (boolAttribute(attributes, type) ? flags | flagBit(type) : flags), 0);
+}
+
+export function hasFlag(flags: number, type: number): boolean {
+  return (flags & flagBit(type)) !== 0;
+}
+
 /** A CK_ULONG in native byte order (8 bytes on 64-bit Linux, 4 on Windows). */
 export function ulongAttribute(attributes: Map<number, Buffer>, type: number): number | undefined {
   const value = attributes.get(type);
@@ -97,9 +130,9 @@ export function generationUseFlags(cls: ObjectClass, usages: readonly KeyUsage[]
   return [...useFlagTemplate(cls, usages), ...NEVER_ENABLED[cls].map((type) => ({ type, value: false }))];
 }
 
-/** The usages whose attributes are set on an object read with useFlagTypes(cls). */
-export function enabledUsages(cls: ObjectClass, attributes: Map<number, Buffer>): KeyUsage[] {
-  return USE_FLAGS[cls].flatMap(([type, usage]) => (boolAttribute(attributes, type) ? [usage] : []));
+/** The usages whose use flags are set in `flags` (see flagsOf). */
+export function enabledUsages(cls: ObjectClass, flags: number): KeyUsage[] {
+  return USE_FLAGS[cls].flatMap(([type, usage]) => (hasFlag(flags, type) ? [usage] : []));
 }
 
 /** What a private or secret key must be: kept on the token, behind login, generated inside, never readable. */
@@ -133,10 +166,10 @@ const RECOVERABLE_EXEMPT: ReadonlySet<number> = new Set([
   pkcs11js.CKA_NEVER_EXTRACTABLE,
 ]);
 
-/** Names of the protection attributes that do not have the required value (empty when all do). */
-export function protectionProblems(attributes: Map<number, Buffer>, recoverable = false): string[] {
+/** Names of the protection attributes that do not have the required value in `flags` (empty when all do). */
+export function protectionProblems(flags: number, recoverable = false): string[] {
   return REQUIRED_PROTECTION.flatMap(([type, required, name]) =>
-    boolAttribute(attributes, type) === required || (recoverable && RECOVERABLE_EXEMPT.has(type))
+    hasFlag(flags, type) === required || (recoverable && RECOVERABLE_EXEMPT.has(type))
       ? []
       : [`${name} is ${String(!required)}`],
   );

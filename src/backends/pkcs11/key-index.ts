@@ -4,7 +4,8 @@
 // map. That is sound because Keyward has one writer per token: the elected leader, whose backends on a token share
 // one index and one set of locks (shareTokenState), and which marks every version in status before creating it (a
 // crashed create is found by the next process's enumeration). Objects another process makes after the enumeration
-// are seen after the next refresh(); see docs/backends.md, PKCS#11.
+// are seen after the next refresh(); see docs/backends.md, PKCS#11. The enumeration also keeps what it read of each
+// object for the first verification of each version (enumeration-snapshot.ts).
 
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import pkcs11js from 'pkcs11js';
@@ -18,7 +19,9 @@ import {
   ulongAttribute,
 } from './attributes.ts';
 import { KeyedLock } from '../keyed-lock.ts';
-import { isPkcs11Error } from './errors.ts';
+import { EnumerationSnapshot, type SnapshotUse } from './enumeration-snapshot.ts';
+import type { KeyFacts, KeyObjects } from './key-objects.ts';
+import { readEnumerated } from './object-facts.ts';
 
 export interface IndexedObject {
   readonly cls: ObjectClass;
@@ -28,8 +31,10 @@ export interface IndexedObject {
 }
 
 const FIND_BATCH = 256;
-/** Attribute reads between two yields to the event loop while enumerating (pkcs11js calls are synchronous). */
-const READS_PER_TURN = 256;
+/** Objects read (two attribute reads each) between two yields to the event loop (pkcs11js calls are synchronous). */
+const OBJECTS_PER_TURN = 128;
+/** How long an enumeration's snapshot is kept for first verifications; after that it would only hold memory. */
+const SNAPSHOT_LIFETIME_MS = 10 * 60_000;
 
 function findAll(
   pkcs11: pkcs11js.PKCS11,
@@ -79,6 +84,10 @@ export class KeyIndex {
   #builtAt = Number.NEGATIVE_INFINITY;
   /** Entries written while a rebuild runs; they are newer than what the rebuild saw. */
   #writtenDuringRebuild: Map<string, IndexedObject[]> | undefined;
+  #snapshot = new EnumerationSnapshot();
+  #snapshotExpiry: NodeJS.Timeout | undefined;
+  /** CKA_IDs (hex) whose snapshot was dropped while a rebuild runs: what it read of them may be older. */
+  #forgottenDuringRebuild: Set<string> | undefined;
 
   /** The indexed objects with this CKA_ID (empty when none). */
   lookup(id: Buffer): readonly IndexedObject[] {
@@ -90,6 +99,28 @@ export class KeyIndex {
     const key = id.toString('hex');
     this.#writtenDuringRebuild?.set(key, [...objects]);
     this.#set(this.#objects, this.#byOwner, key, objects);
+    this.forgetSnapshot(id);
+  }
+
+  /**
+   * What the last enumeration read of a version's objects, the first time `use` asks for it (enumeration-snapshot.ts);
+   * undefined once used, after a write to the version, and when the snapshot has expired.
+   */
+  takeSnapshot(id: Buffer, key: KeyObjects, use: SnapshotUse): KeyFacts | undefined {
+    return this.#snapshot.take(id.toString('hex'), key, use);
+  }
+
+  /** Drops the snapshot of a version before this process changes its attributes. */
+  forgetSnapshot(id: Buffer): void {
+    const key = id.toString('hex');
+    this.#forgottenDuringRebuild?.add(key);
+    this.#snapshot.drop(key);
+  }
+
+  /** Drops the whole snapshot (it expired, or no backend uses the token any more). */
+  dropSnapshot(): void {
+    clearTimeout(this.#snapshotExpiry);
+    this.#snapshot = new EnumerationSnapshot();
   }
 
   /** The CKA_IDs (hex) whose objects carry a label with this owner part. */
@@ -136,11 +167,13 @@ export class KeyIndex {
     return this.#objects.entries();
   }
 
-  /** Enumerates every key object on the token once and reads its CKA_ID. */
+  /** Enumerates every key object on the token once and reads its CKA_ID and what its first verification needs. */
   async rebuild(pkcs11: pkcs11js.PKCS11, session: pkcs11js.Handle): Promise<void> {
     const startedAt = performance.now();
     const written = new Map<string, IndexedObject[]>();
+    const forgotten = new Set<string>();
     this.#writtenDuringRebuild = written;
+    this.#forgottenDuringRebuild = forgotten;
     try {
       const found = OBJECT_CLASSES.flatMap((cls) =>
         findAll(pkcs11, session, [
@@ -150,39 +183,30 @@ export class KeyIndex {
       );
       const objects = new Map<string, IndexedObject[]>();
       const byOwner = new Map<string, Set<string>>();
+      const snapshot = new EnumerationSnapshot();
       for (const [i, { cls, handle }] of found.entries()) {
-        if (i > 0 && i % READS_PER_TURN === 0) await yieldToEventLoop();
-        const naming = readNaming(pkcs11, session, handle);
-        if (naming === undefined || naming.id.length === 0) continue;
-        const key = naming.id.toString('hex');
-        const entry = [...(objects.get(key) ?? []), { cls, handle, label: naming.label }];
-        this.#set(objects, byOwner, key, entry);
+        if (i > 0 && i % OBJECTS_PER_TURN === 0) await yieldToEventLoop();
+        const read = readEnumerated(pkcs11, session, { cls, handle });
+        if (read === undefined || read.id.length === 0) continue;
+        const key = read.id.toString('hex');
+        const object = { cls, handle, label: read.label };
+        this.#set(objects, byOwner, key, [...(objects.get(key) ?? []), object]);
+        if (read.facts !== undefined) snapshot.add(key, object, read.facts);
       }
       for (const [key, entry] of written) this.#set(objects, byOwner, key, entry);
+      for (const key of forgotten) snapshot.drop(key);
       this.#objects = objects;
       this.#byOwner = byOwner;
       this.#builtAt = startedAt;
+      this.dropSnapshot();
+      this.#snapshot = snapshot;
+      this.#snapshotExpiry = setTimeout(() => {
+        this.dropSnapshot();
+      }, SNAPSHOT_LIFETIME_MS).unref();
     } finally {
       this.#writtenDuringRebuild = undefined;
+      this.#forgottenDuringRebuild = undefined;
     }
-  }
-}
-
-/** CKA_ID and CKA_LABEL of an object, or undefined when it was destroyed since it was found. */
-function readNaming(
-  pkcs11: pkcs11js.PKCS11,
-  session: pkcs11js.Handle,
-  handle: pkcs11js.Handle,
-): { id: Buffer; label: string } | undefined {
-  try {
-    const attributes = readAttributes(pkcs11, session, handle, [pkcs11js.CKA_ID, pkcs11js.CKA_LABEL]);
-    return {
-      id: bufferAttribute(attributes, pkcs11js.CKA_ID),
-      label: bufferAttribute(attributes, pkcs11js.CKA_LABEL).toString('utf8'),
-    };
-  } catch (error) {
-    if (isPkcs11Error(error, pkcs11js.CKR_OBJECT_HANDLE_INVALID)) return undefined;
-    throw error;
   }
 }
 
@@ -213,7 +237,9 @@ export function shareTokenState(key: string): TokenState {
       if (released) return;
       released = true;
       entry.users -= 1;
-      if (entry.users === 0 && tokenStates.get(key) === entry) tokenStates.delete(key);
+      if (entry.users > 0) return;
+      entry.index.dropSnapshot();
+      if (tokenStates.get(key) === entry) tokenStates.delete(key);
     },
   };
 }

@@ -3,18 +3,9 @@
 import pkcs11js from 'pkcs11js';
 import { type Algorithm, KEY_USAGES, type KeyUsage } from '../algorithms.ts';
 import { AlreadyExistsError } from '../errors.ts';
-import {
-  PROTECTION_TYPES,
-  boolAttribute,
-  bufferAttribute,
-  enabledUsages,
-  protectionProblems,
-  readAttributes,
-  ulongAttribute,
-  useFlagTypes,
-} from './attributes.ts';
+import { enabledUsages, hasFlag, protectionProblems } from './attributes.ts';
 import type { IndexedObject } from './key-index.ts';
-import { algorithmOf, parameterTypes } from './key-types.ts';
+import { type ObjectFacts, readObjectFacts } from './object-facts.ts';
 
 /** The private or secret key, and for key pairs the public key if present. */
 export interface KeyObjects {
@@ -57,46 +48,56 @@ export function groupKeyObjects(objects: readonly IndexedObject[], label: string
   return { primary, public: primary.cls === 'private' ? publics[0] : undefined };
 }
 
+/** What a key version's objects say: its private or secret key, and the public key if there is one. */
+export interface KeyFacts {
+  readonly primary: ObjectFacts;
+  readonly public: ObjectFacts | undefined;
+}
+
+/** Reads a key version's objects from the token; `withMaterial` with the public key's material (for its SPKI). */
+export function readKeyFacts(
+  pkcs11: pkcs11js.PKCS11,
+  session: pkcs11js.Handle,
+  key: KeyObjects,
+  withMaterial = false,
+): KeyFacts {
+  return {
+    primary: readObjectFacts(pkcs11, session, key.primary, false),
+    public: key.public && readObjectFacts(pkcs11, session, key.public, withMaterial),
+  };
+}
+
 /**
- * Reads what the token holds for a key version: algorithm, id, label, usages and protection (that of a recoverable
- * key when `recoverable`: see attributes.ts).
+ * What a key version is: algorithm, id, label, usages and protection (that of a recoverable key when `recoverable`:
+ * see attributes.ts), from what its objects say, read live or by the enumeration.
  */
+export function keyState(facts: KeyFacts, recoverable = false): KeyState {
+  const { primary } = facts;
+  const usages = enabledUsages(primary.cls, primary.flags);
+  const problems = protectionProblems(primary.flags, recoverable);
+  if (facts.public !== undefined) {
+    const { flags } = facts.public;
+    usages.push(...enabledUsages('public', flags));
+    if (!hasFlag(flags, pkcs11js.CKA_TOKEN)) problems.push('the public key is not a token object');
+    // Both halves made together inside the token, never one brought in beside the other.
+    if (!hasFlag(flags, pkcs11js.CKA_LOCAL))
+      problems.push('the public key was not generated in the token (CKA_LOCAL is false)');
+  }
+  return {
+    algorithm: primary.algorithm,
+    id: primary.id,
+    label: primary.label,
+    usages: inCanonicalOrder(usages),
+    problems,
+  };
+}
+
+/** Reads what the token holds for a key version now (see keyState). */
 export function inspectKey(
   pkcs11: pkcs11js.PKCS11,
   session: pkcs11js.Handle,
   key: KeyObjects,
   recoverable = false,
 ): KeyState {
-  const { primary } = key;
-  const attributes = readAttributes(pkcs11, session, primary.handle, [
-    pkcs11js.CKA_KEY_TYPE,
-    pkcs11js.CKA_ID,
-    pkcs11js.CKA_LABEL,
-    ...PROTECTION_TYPES,
-    ...useFlagTypes(primary.cls),
-  ]);
-  const keyType = ulongAttribute(attributes, pkcs11js.CKA_KEY_TYPE) ?? -1;
-  const parameters = readAttributes(pkcs11, session, primary.handle, parameterTypes(keyType));
-  const usages = enabledUsages(primary.cls, attributes);
-  const problems = protectionProblems(attributes, recoverable);
-  if (key.public !== undefined) {
-    const publicAttributes = readAttributes(pkcs11, session, key.public.handle, [
-      pkcs11js.CKA_TOKEN,
-      pkcs11js.CKA_LOCAL,
-      ...useFlagTypes('public'),
-    ]);
-    usages.push(...enabledUsages('public', publicAttributes));
-    if (!boolAttribute(publicAttributes, pkcs11js.CKA_TOKEN))
-      problems.push('the public key is not a token object');
-    // Both halves made together inside the token, never one brought in beside the other.
-    if (!boolAttribute(publicAttributes, pkcs11js.CKA_LOCAL))
-      problems.push('the public key was not generated in the token (CKA_LOCAL is false)');
-  }
-  return {
-    algorithm: algorithmOf(keyType, parameters),
-    id: bufferAttribute(attributes, pkcs11js.CKA_ID),
-    label: bufferAttribute(attributes, pkcs11js.CKA_LABEL).toString('utf8'),
-    usages: inCanonicalOrder(usages),
-    problems,
-  };
+  return keyState(readKeyFacts(pkcs11, session, key), recoverable);
 }

@@ -107,11 +107,41 @@ export function supportedAlgorithms(mechanisms: ReadonlySet<number>): Algorithm[
   );
 }
 
-/** Attributes to read from a private or secret key to recognize its algorithm. */
+/** What kind of key a CKA_KEY_TYPE is among those Keyward makes (undefined for any other). */
+function kindOfKeyType(keyType: number): KeyParameters['kind'] | undefined {
+  return Object.values(KEY_PARAMETERS).find((parameters) => parameters.keyType === keyType)?.kind;
+}
+
+/**
+ * Attributes to read from a private or secret key to recognize its algorithm; none for a key type Keyward does not
+ * make (its algorithm is undefined whatever they say, and they may not exist for it).
+ */
 export function parameterTypes(keyType: number): number[] {
-  if (keyType === pkcs11js.CKK_EC || keyType === CKK_EC_EDWARDS) return [pkcs11js.CKA_EC_PARAMS];
-  if (keyType === pkcs11js.CKK_RSA) return [pkcs11js.CKA_MODULUS];
-  return [pkcs11js.CKA_VALUE_LEN];
+  switch (kindOfKeyType(keyType)) {
+    case 'ec':
+    case 'edwards':
+      return [pkcs11js.CKA_EC_PARAMS];
+    case 'rsa':
+      return [pkcs11js.CKA_MODULUS];
+    case 'secret':
+      return [pkcs11js.CKA_VALUE_LEN];
+    case undefined:
+      return [];
+  }
+}
+
+/** Attributes of a public key object its SPKI is made of (spki.ts); none for a key type Keyward does not make. */
+export function publicKeyTypes(keyType: number): number[] {
+  switch (kindOfKeyType(keyType)) {
+    case 'ec':
+    case 'edwards':
+      return [pkcs11js.CKA_EC_POINT];
+    case 'rsa':
+      return [pkcs11js.CKA_MODULUS, pkcs11js.CKA_PUBLIC_EXPONENT];
+    case 'secret':
+    case undefined:
+      return [];
+  }
 }
 
 /** The algorithm a private or secret key implements, or undefined when it is none Keyward makes. */

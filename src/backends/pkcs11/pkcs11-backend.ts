@@ -33,7 +33,7 @@ import {
 } from '../errors.ts';
 import { type KeyIdentity, assertValidIdentity } from '../identity.ts';
 import { type PublicKeyInfo, publicKeyInfo } from '../public-key.ts';
-import { generationUseFlags, readAttributes, useFlagTemplate, usagesOfClass } from './attributes.ts';
+import { generationUseFlags, useFlagTemplate, usagesOfClass } from './attributes.ts';
 import {
   DEFAULT_MAX_SESSIONS,
   type Pkcs11Config,
@@ -50,7 +50,17 @@ import {
   findObjectsById,
   shareTokenState,
 } from './key-index.ts';
-import { type KeyObjects, type KeyState, groupKeyObjects, inspectKey, sameUsages } from './key-objects.ts';
+import type { SnapshotUse } from './enumeration-snapshot.ts';
+import {
+  type KeyFacts,
+  type KeyObjects,
+  type KeyState,
+  groupKeyObjects,
+  inspectKey,
+  keyState,
+  readKeyFacts,
+  sameUsages,
+} from './key-objects.ts';
 import { KEY_PARAMETERS, supportedAlgorithms } from './key-types.ts';
 import { type ModuleLease, openProbedModule } from './module.ts';
 import { type ObjectIdentity, objectIdentity, ownerLabel, versionOfLabel } from './object-identity.ts';
@@ -58,7 +68,8 @@ import { pairProblem } from './proof.ts';
 import { checkValue, isExtractable, offersRecoveryWrap, seal, unwrapChecked, wrapOnce } from './recovery.ts';
 import { SessionPool } from './session-pool.ts';
 import { SIGNATURE_BUFFER_LENGTH, type SignatureScheme, signatureScheme } from './signing.ts';
-import { publicKeyTypes, spkiFromAttributes } from './spki.ts';
+import { materialAttributes } from './object-facts.ts';
+import { spkiFromAttributes } from './spki.ts';
 import { type FoundToken, findToken, slotNumber, tokenInfo } from './token.ts';
 import { pkcs11Uri } from './uri.ts';
 import { VENDOR_PROFILES, type VendorProfile } from './vendors.ts';
@@ -242,7 +253,12 @@ export class Pkcs11Backend implements KeyBackend {
       (session, { id, objects }, oid) =>
         objects === undefined
           ? undefined
-          : this.#observed(this.#ownState(session, objects, oid), objects, id, identity.version),
+          : this.#observed(
+              this.#ownState(this.#firstRead('observe', session, id, objects), oid),
+              objects,
+              id,
+              identity.version,
+            ),
       options,
     );
   }
@@ -346,9 +362,9 @@ export class Pkcs11Backend implements KeyBackend {
     return this.#withKey(
       identity,
       'read the public key of',
-      (session, { objects }, oid) => {
-        const key = this.#require(objects, oid);
-        return publicKeyInfo(this.#spki(session, key, this.#ownState(session, key, oid).algorithm, oid));
+      (session, { id, objects }, oid) => {
+        const facts = this.#firstRead('publicKey', session, id, this.#require(objects, oid));
+        return publicKeyInfo(this.#spki(facts, this.#ownState(facts, oid).algorithm, oid));
       },
       options,
     );
@@ -405,10 +421,11 @@ export class Pkcs11Backend implements KeyBackend {
       this.#withKey(
         identity,
         'set the usages of',
-        (session, { objects }) => {
+        (session, { id, objects }) => {
           const key = this.#require(objects, oid);
-          const state = this.#ownState(session, key, oid);
+          const state = this.#ownState(readKeyFacts(this.#pkcs11, session, key), oid);
           assertUsagesAllowed(state.algorithm, usages);
+          this.#index.forgetSnapshot(id);
           this.#pkcs11.C_SetAttributeValue(
             session,
             key.primary.handle,
@@ -487,7 +504,8 @@ export class Pkcs11Backend implements KeyBackend {
   }
 
   async sealRecovery(identity: KeyIdentity, options?: CallOptions): Promise<string> {
-    return this.#recoveryCall(identity, 'seal', options, (session, key, oid) => {
+    return this.#recoveryCall(identity, 'seal', options, (session, key, oid, id) => {
+      this.#index.forgetSnapshot(id);
       seal(this.#pkcs11, session, key.primary.handle, oid.label);
       return this.#checkValueOf(session, key, oid);
     });
@@ -510,7 +528,7 @@ export class Pkcs11Backend implements KeyBackend {
           this.#index.put(id, found);
           const existing = groupKeyObjects(found, oid.label);
           if (existing !== undefined) {
-            const state = this.#ownState(session, existing, oid);
+            const state = this.#ownState(readKeyFacts(this.#pkcs11, session, existing), oid);
             // A restore finished before (its ceremony interrupted): the same key, if the token can tell.
             if (checkValue(this.#pkcs11, session, existing.primary.handle) !== request.checkValue)
               throw new AlreadyExistsError(
@@ -534,7 +552,12 @@ export class Pkcs11Backend implements KeyBackend {
           this.#index.put(id, [key.primary]);
           return {
             outcome: 'created',
-            version: this.#observed(this.#ownState(session, key, oid), key, id, oid.version),
+            version: this.#observed(
+              this.#ownState(readKeyFacts(this.#pkcs11, session, key), oid),
+              key,
+              id,
+              oid.version,
+            ),
           };
         },
         request.signal,
@@ -547,7 +570,7 @@ export class Pkcs11Backend implements KeyBackend {
     identity: KeyIdentity,
     verb: string,
     options: CallOptions | undefined,
-    fn: (session: pkcs11js.Handle, key: KeyObjects, oid: ObjectIdentity) => T,
+    fn: (session: pkcs11js.Handle, key: KeyObjects, oid: ObjectIdentity, id: Buffer) => T,
   ): Promise<T> {
     assertValidIdentity(identity);
     const oid = objectIdentity(identity, this.#profile);
@@ -555,11 +578,11 @@ export class Pkcs11Backend implements KeyBackend {
       this.#withKey(
         identity,
         verb,
-        (session, { objects }) => {
+        (session, { id, objects }) => {
           const key = this.#require(objects, oid);
-          this.#ownState(session, key, oid, true);
+          this.#ownState(readKeyFacts(this.#pkcs11, session, key), oid, true);
           if (key.primary.cls !== 'secret') throw new UnsupportedError(`${oid.label} is not a secret key`);
-          return fn(session, key, oid);
+          return fn(session, key, oid, id);
         },
         options,
       ),
@@ -650,7 +673,7 @@ export class Pkcs11Backend implements KeyBackend {
     options: SignOptions | undefined,
   ): { key: KeyObjects; algorithm: Algorithm; scheme: SignatureScheme } {
     const key = this.#require(objects, oid);
-    const { algorithm } = this.#ownState(session, key, oid);
+    const { algorithm } = this.#ownState(readKeyFacts(this.#pkcs11, session, key), oid);
     assertSignInput(algorithm, input);
     return { key, algorithm, scheme: signatureScheme(algorithm, this.#mechanisms, input, options) };
   }
@@ -660,14 +683,23 @@ export class Pkcs11Backend implements KeyBackend {
     return key;
   }
 
+  /**
+   * A version's objects for the first `use` after an enumeration as the enumeration read them, else read now (with
+   * the public key's material for publicKey). See enumeration-snapshot.ts.
+   */
+  #firstRead(use: SnapshotUse, session: pkcs11js.Handle, id: Buffer, key: KeyObjects): KeyFacts {
+    return (
+      this.#index.takeSnapshot(id, key, use) ?? readKeyFacts(this.#pkcs11, session, key, use === 'publicKey')
+    );
+  }
+
   /** The state of a key version that is recognizably ours: an algorithm Keyward makes and our label. */
   #ownState(
-    session: pkcs11js.Handle,
-    key: KeyObjects,
+    facts: KeyFacts,
     oid: ObjectIdentity,
     recoverable = false,
   ): KeyState & { readonly algorithm: Algorithm } {
-    const state = inspectKey(this.#pkcs11, session, key, recoverable);
+    const state = keyState(facts, recoverable);
     if (state.label !== oid.label) {
       throw new AlreadyExistsError(`the id of ${oid.label} is taken by a key labelled "${state.label}"`);
     }
@@ -705,14 +737,15 @@ export class Pkcs11Backend implements KeyBackend {
     };
   }
 
-  #spki(session: pkcs11js.Handle, key: KeyObjects, algorithm: Algorithm, oid: ObjectIdentity): Buffer {
+  /** The SPKI of a version read with its public key's material. */
+  #spki(facts: KeyFacts, algorithm: Algorithm, oid: ObjectIdentity): Buffer {
     const parameters = KEY_PARAMETERS[algorithm];
     if (parameters.kind === 'secret') {
       throw new UnsupportedError(`${oid.label} is a secret key without a public key`);
     }
-    if (key.public === undefined) throw new NotFoundError(`the public key object of ${oid.label} is missing`);
-    const attributes = readAttributes(this.#pkcs11, session, key.public.handle, publicKeyTypes(parameters));
-    return spkiFromAttributes(parameters, attributes);
+    if (facts.public === undefined)
+      throw new NotFoundError(`the public key object of ${oid.label} is missing`);
+    return spkiFromAttributes(parameters, materialAttributes(facts.public));
   }
 
   /**
@@ -722,11 +755,12 @@ export class Pkcs11Backend implements KeyBackend {
   async #provePair(
     session: pkcs11js.Handle,
     key: KeyObjects,
+    facts: KeyFacts,
     state: KeyState & { readonly algorithm: Algorithm },
     oid: ObjectIdentity,
   ): Promise<{ publicKey?: PublicKeyInfo; problem?: string }> {
     if (!isAsymmetric(state.algorithm)) return {};
-    const spki = this.#spki(session, key, state.algorithm, oid);
+    const spki = this.#spki(facts, state.algorithm, oid);
     const problem = await pairProblem({
       pkcs11: this.#pkcs11,
       session,
@@ -746,12 +780,13 @@ export class Pkcs11Backend implements KeyBackend {
     id: Buffer,
     spec: KeySpec,
   ): Promise<Omit<CreateResult, 'outcome'>> {
-    const state = this.#ownState(session, key, oid, spec.recoverable);
+    const facts = readKeyFacts(this.#pkcs11, session, key, true);
+    const state = this.#ownState(facts, oid, spec.recoverable);
     if (state.algorithm !== spec.algorithm) {
       throw new AlreadyExistsError(`${oid.label} exists as ${state.algorithm}, not ${spec.algorithm}`);
     }
     const problems = [...state.problems];
-    const { publicKey, problem } = await this.#provePair(session, key, state, oid);
+    const { publicKey, problem } = await this.#provePair(session, key, facts, state, oid);
     if (problem !== undefined) problems.push(problem);
     if (problems.length > 0) {
       throw new PolicyViolationError(`${oid.label} exists but cannot be adopted: ${problems.join('; ')}`);
@@ -767,12 +802,13 @@ export class Pkcs11Backend implements KeyBackend {
     id: Buffer,
     spec: KeySpec,
   ): Promise<Omit<CreateResult, 'outcome'>> {
-    const state = inspectKey(this.#pkcs11, session, key, spec.recoverable);
+    const facts = readKeyFacts(this.#pkcs11, session, key, true);
+    const state = keyState(facts, spec.recoverable);
     const problems = generationProblems(state, oid, id, spec);
     const { algorithm } = state;
     let publicKey: PublicKeyInfo | undefined;
     if (problems.length === 0 && algorithm !== undefined) {
-      const proof = await this.#provePair(session, key, { ...state, algorithm }, oid);
+      const proof = await this.#provePair(session, key, facts, { ...state, algorithm }, oid);
       if (proof.problem !== undefined) problems.push(proof.problem);
       publicKey = proof.publicKey;
     }

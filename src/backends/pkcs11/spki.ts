@@ -7,12 +7,6 @@ import { UnsupportedError } from '../errors.ts';
 import { bufferAttribute } from './attributes.ts';
 import type { CurveParameters, RsaParameters } from './key-types.ts';
 
-export function publicKeyTypes(parameters: CurveParameters | RsaParameters): number[] {
-  return parameters.kind === 'rsa'
-    ? [pkcs11js.CKA_MODULUS, pkcs11js.CKA_PUBLIC_EXPONENT]
-    : [pkcs11js.CKA_EC_POINT];
-}
-
 /**
  * CKA_EC_POINT is specified as a DER OCTET STRING around the point, but some modules return the bare point.
  * Accepts both; `length` is the bare point's length.

@@ -1,6 +1,8 @@
-// Checks, once per process, that each recorded version is in the backend on the target it was recorded on, is the
-// key that was generated (its fingerprint), and may do exactly what its state allows, restoring the usages if
-// someone changed them. A restart checks each version once again.
+// Checks, once per process, at its start, that each recorded version is in the backend on the target it was recorded
+// on, is the key that was generated (its fingerprint), and may do exactly what its state allows, restoring the usages
+// if someone changed them. A restart checks each version once again. A backend may answer this first check from what
+// it read of the whole backend at connect (PKCS#11: the token's enumeration, docs/backends.md), which is such a
+// check at the start of the process; later reads go to the backend.
 import { isAsymmetric } from '../../api/algorithms.ts';
 import { KeyReason } from '../../api/v1alpha1/conditions.ts';
 import type { KeyVersion, ManagedKeyObject } from '../../api/v1alpha1/managedkey.ts';

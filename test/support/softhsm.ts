@@ -11,9 +11,23 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Algorithm, KeyUsage } from '../../src/backends/algorithms.ts';
 import { recordTestSecret } from './test-secrets.ts';
 
 export const SOFTHSM_MODULE = '/usr/lib/softhsm/libsofthsm2.so';
+
+/** Usages SoftHSM 2.6 allows for each algorithm, the widest the PKCS#11 tests generate with. */
+export const SOFTHSM_USAGES: { readonly [A in Algorithm]: readonly KeyUsage[] } = {
+  EC_P256: ['sign', 'verify'],
+  EC_P384: ['sign', 'verify'],
+  EC_P521: ['sign', 'verify'],
+  ED25519: ['sign', 'verify'],
+  RSA_2048: ['sign', 'verify'],
+  RSA_3072: ['sign', 'verify', 'encrypt', 'decrypt'],
+  RSA_4096: ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'],
+  AES_256: ['encrypt', 'decrypt', 'wrap', 'unwrap'],
+  HMAC_SHA256: ['sign', 'verify'],
+};
 
 export interface SoftHsmToken {
   readonly label: string;

@@ -25,7 +25,12 @@ import { type ModuleLease, openModule } from '../../../src/backends/pkcs11/modul
 import { objectIdentity } from '../../../src/backends/pkcs11/object-identity.ts';
 import { Pkcs11Backend } from '../../../src/backends/pkcs11/pkcs11-backend.ts';
 import { VENDOR_PROFILES } from '../../../src/backends/pkcs11/vendors.ts';
-import { SOFTHSM_MODULE, SoftHsm, type SoftHsmToken } from '../../support/softhsm.ts';
+import {
+  SOFTHSM_MODULE,
+  SOFTHSM_USAGES as USAGES,
+  SoftHsm,
+  type SoftHsmToken,
+} from '../../support/softhsm.ts';
 
 const SIGNING_ALGORITHMS: readonly Algorithm[] = [
   'EC_P256',
@@ -36,18 +41,6 @@ const SIGNING_ALGORITHMS: readonly Algorithm[] = [
   'RSA_3072',
   'RSA_4096',
 ];
-const USAGES: { readonly [A in Algorithm]: readonly KeyUsage[] } = {
-  EC_P256: ['sign', 'verify'],
-  EC_P384: ['sign', 'verify'],
-  EC_P521: ['sign', 'verify'],
-  ED25519: ['sign', 'verify'],
-  RSA_2048: ['sign', 'verify'],
-  RSA_3072: ['sign', 'verify', 'encrypt', 'decrypt'],
-  RSA_4096: ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'],
-  AES_256: ['encrypt', 'decrypt', 'wrap', 'unwrap'],
-  HMAC_SHA256: ['sign', 'verify'],
-};
-
 let hsm: SoftHsm;
 let token: SoftHsmToken;
 let backend: Pkcs11Backend;

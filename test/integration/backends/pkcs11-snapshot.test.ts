@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pkcs11js from 'pkcs11js';
-import { type Algorithm, type KeyUsage, isAsymmetric } from '../../../src/backends/algorithms.ts';
+import { isAsymmetric } from '../../../src/backends/algorithms.ts';
 import type { KeySpec } from '../../../src/backends/backend.ts';
 import type { KeyIdentity } from '../../../src/backends/identity.ts';
 import { KeyIndex } from '../../../src/backends/pkcs11/key-index.ts';
@@ -18,19 +18,7 @@ import { Pkcs11Backend } from '../../../src/backends/pkcs11/pkcs11-backend.ts';
 import { findToken } from '../../../src/backends/pkcs11/token.ts';
 import { VENDOR_PROFILES } from '../../../src/backends/pkcs11/vendors.ts';
 import { type CallCounter, countCalls } from '../../support/pkcs11-calls.ts';
-import { SOFTHSM_MODULE, SoftHsm } from '../../support/softhsm.ts';
-
-const USAGES: { readonly [A in Algorithm]: readonly KeyUsage[] } = {
-  EC_P256: ['sign', 'verify'],
-  EC_P384: ['sign', 'verify'],
-  EC_P521: ['sign', 'verify'],
-  ED25519: ['sign', 'verify'],
-  RSA_2048: ['sign', 'verify'],
-  RSA_3072: ['sign', 'verify', 'encrypt', 'decrypt'],
-  RSA_4096: ['sign', 'verify', 'encrypt', 'decrypt', 'wrap', 'unwrap'],
-  AES_256: ['encrypt', 'decrypt', 'wrap', 'unwrap'],
-  HMAC_SHA256: ['sign', 'verify'],
-};
+import { SOFTHSM_MODULE, SOFTHSM_USAGES as USAGES, SoftHsm } from '../../support/softhsm.ts';
 
 let hsm: SoftHsm;
 let backend: Pkcs11Backend;
